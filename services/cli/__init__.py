@@ -1,0 +1,1 @@
+"""The ``dancu`` console script for operators and officers."""

@@ -1,0 +1,57 @@
+"""What ``dancu start`` tells the user once the suite is up: where everything is, how to call it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+
+def _conninfo(database_url: str) -> str:
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def registry_has_residents(database_url: str) -> bool:
+    with psycopg.connect(_conninfo(database_url)) as conn:
+        return conn.execute("SELECT EXISTS (SELECT 1 FROM residents)").fetchone() == (True,)
+
+
+def _sample_resident(database_url: str) -> tuple[str, str] | None:
+    """A resident of Phường Hoàn Kiếm (ward 00070) to show in the examples."""
+    with psycopg.connect(_conninfo(database_url)) as conn:
+        row = conn.execute(
+            "SELECT citizen_id, full_name FROM residents WHERE perm_ward_code = '00070' "
+            "ORDER BY citizen_id LIMIT 1"
+        ).fetchone()
+        count = conn.execute("SELECT count(*) FROM residents").fetchone()
+    print(f"  residents in the registry: {count[0] if count else 0:,}")
+    return (row[0], row[1]) if row else None
+
+
+def print_welcome(registry_address: str, registry_url: str, tokens: dict[str, Path]) -> None:
+    print("\ndancu is up.\n")
+    print(f"  registry (gRPC, plaintext): {registry_address}")
+    print(f"  registry database:          {registry_url}")
+    sample = _sample_resident(registry_url)
+    print("\n  development tokens (valid 24 h; `dancu token --help` makes others):")
+    for name, path in tokens.items():
+        print(f"    {name:<24} {path}")
+    police = tokens["ward-police-hoan-kiem"]
+    print("\n  try it (grpcurl):")
+    print(f"    grpcurl -plaintext {registry_address} list")
+    print(f"    grpcurl -plaintext {registry_address} grpc.health.v1.Health/Check")
+    if sample:
+        citizen_id, name = sample
+        print(
+            f'    grpcurl -plaintext -H "authorization: Bearer $(cat {police})" \\\n'
+            f'      -d \'{{"citizen_id": "{citizen_id}"}}\' \\\n'
+            f"      {registry_address} dancu.registry.v1.RegistryService/GetResident"
+        )
+        folded = name.upper()
+        print(
+            f'    grpcurl -plaintext -H "authorization: Bearer $(cat {police})" \\\n'
+            f'      -d \'{{"name": "{folded}", "page_size": 5}}\' \\\n'
+            f"      {registry_address} dancu.registry.v1.RegistryService/SearchResidents"
+        )
+    print("\n  Ctrl-C stops everything.\n", flush=True)

@@ -1,0 +1,110 @@
+"""The local development environment under one folder (default ``.dancu/``).
+
+It holds the embedded PostgreSQL data, the token signing key pair and ready-made tokens for
+demo personas. Nothing in it is committed; deleting the folder resets everything.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.kit.auth import Identity, TokenIssuer, generate_private_key_pem, public_key_pem
+
+# Demo personas: who a partner agency's caller typically is. Tokens last a day.
+PERSONAS: dict[str, Identity] = {
+    "registrar-hoan-kiem": Identity(
+        "registrar.hoankiem",
+        "cong-an-phuong-hoan-kiem",
+        frozenset({"registrar"}),
+        frozenset({"00070"}),
+        "residence-management",
+    ),
+    "ward-police-hoan-kiem": Identity(
+        "police.hoankiem",
+        "cong-an-phuong-hoan-kiem",
+        frozenset({"ward_police"}),
+        frozenset({"00070"}),
+        "epidemic-control",
+    ),
+    "civil-status-officer": Identity(
+        "officer.civil1",
+        "so-tu-phap-ha-noi",
+        frozenset({"civil_status_officer"}),
+        frozenset(),
+        "civil-status",
+    ),
+    "civil-status-approver": Identity(
+        "officer.civil2",
+        "so-tu-phap-ha-noi",
+        frozenset({"civil_status_officer"}),
+        frozenset(),
+        "civil-status",
+    ),
+    "health-agency": Identity(
+        "cdc.hanoi",
+        "cdc-ha-noi",
+        frozenset({"health_agency"}),
+        frozenset(),
+        "epidemic-control",
+    ),
+    "service": Identity(
+        "dancu-internal",
+        "dancu",
+        frozenset({"service"}),
+        frozenset(),
+        "inter-service",
+    ),
+}
+TOKEN_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class DevEnv:
+    home: Path
+
+    @staticmethod
+    def from_env() -> DevEnv:
+        return DevEnv(Path(os.environ.get("DANCU_HOME", ".dancu")).resolve())
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.home / "keys" / "signing.pem"
+
+    @property
+    def public_key_path(self) -> Path:
+        return self.home / "keys" / "public.pem"
+
+    @property
+    def tokens_dir(self) -> Path:
+        return self.home / "tokens"
+
+    def ensure_keys(self) -> None:
+        """Creates the development signing key pair once; later runs reuse it."""
+        if self.signing_key_path.exists():
+            return
+        self.signing_key_path.parent.mkdir(parents=True, exist_ok=True)
+        private = generate_private_key_pem()
+        fd = os.open(self.signing_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(private)
+        self.public_key_path.write_bytes(public_key_pem(private))
+
+    def issuer(self) -> TokenIssuer:
+        self.ensure_keys()
+        return TokenIssuer(self.signing_key_path.read_bytes())
+
+    def write_persona_tokens(self) -> dict[str, Path]:
+        issuer = self.issuer()
+        self.tokens_dir.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for name, identity in PERSONAS.items():
+            path = self.tokens_dir / f"{name}.jwt"
+            path.write_text(issuer.issue(identity, TOKEN_TTL_SECONDS))
+            written[name] = path
+        return written

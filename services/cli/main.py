@@ -1,0 +1,124 @@
+"""``dancu``: start the suite, load demo data, run migrations, issue development tokens."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from services.cli import devenv, postgres
+from services.cli.supervisor import Child, run_until_signalled
+from services.kit.auth import Identity
+
+DEFAULT_DEMO_POPULATION = 20_000
+REGISTRY_PORT = int(os.environ.get("DANCU_REGISTRY_PORT", "50051"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dancu", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    start = commands.add_parser("start", help="run the suite locally with embedded PostgreSQL")
+    start.add_argument("--demo", action="store_true", help="load the demo population if empty")
+    start.add_argument("--population", type=int, default=DEFAULT_DEMO_POPULATION)
+    start.add_argument(
+        "--database-server-url",
+        default=os.environ.get("DANCU_DATABASE_SERVER_URL"),
+        help="use this PostgreSQL server instead of the embedded one",
+    )
+
+    migrate = commands.add_parser("migrate", help="bring a service database to the latest schema")
+    migrate.add_argument(
+        "--service", choices=sorted(postgres.SERVICE_DATABASES), default="registry"
+    )
+    migrate.add_argument("--database-url", required=True)
+
+    seed = commands.add_parser("seed", help="bulk-load a demo population into the registry")
+    seed.add_argument("--database-url", required=True)
+    seed.add_argument("--count", type=int, default=DEFAULT_DEMO_POPULATION)
+    seed.add_argument("--seed", type=int, default=2021)
+    seed.add_argument("--replace", action="store_true", help="replace existing residents")
+
+    token = commands.add_parser("token", help="issue a development token")
+    token.add_argument("--persona", choices=sorted(devenv.PERSONAS))
+    token.add_argument("--subject")
+    token.add_argument("--agency", default="dev")
+    token.add_argument("--role", action="append", default=[])
+    token.add_argument("--ward", action="append", default=[])
+    token.add_argument("--purpose", default="development")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds")
+
+    args = parser.parse_args(argv)
+    if args.command == "start":
+        return _start(args)
+    if args.command == "migrate":
+        return _migrate(args.service, args.database_url)
+    if args.command == "seed":
+        return _seed(args.database_url, args.count, args.seed, args.replace)
+    return _token(args)
+
+
+def _migrate(service: str, database_url: str) -> int:
+    from services.registry.migrations import MIGRATIONS
+
+    MIGRATIONS.upgrade(database_url)
+    print(f"{service}: schema at {MIGRATIONS.head()}")
+    return 0
+
+
+def _seed(database_url: str, count: int, seed: int, replace: bool) -> int:
+    from services.registry.demo import load_population
+
+    report = load_population(database_url, count, seed=seed, replace=replace)
+    print(
+        f"loaded {report.residents:,} residents in {report.households:,} households "
+        f"in {report.seconds:.1f}s"
+    )
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    env = devenv.DevEnv.from_env()
+    if args.persona:
+        identity = devenv.PERSONAS[args.persona]
+    elif args.subject and args.role:
+        identity = Identity(
+            args.subject, args.agency, frozenset(args.role), frozenset(args.ward), args.purpose
+        )
+    else:
+        print("give --persona, or --subject with at least one --role", file=sys.stderr)
+        return 2
+    print(env.issuer().issue(identity, args.ttl))
+    return 0
+
+
+def _start(args: argparse.Namespace) -> int:
+    env = devenv.DevEnv.from_env()
+    env.ensure_keys()
+    if args.database_server_url:
+        return _run_suite(env, args, args.database_server_url)
+    with postgres.embedded_server(env.pgdata) as server_url:
+        return _run_suite(env, args, server_url)
+
+
+def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) -> int:
+    from services.cli.demo_report import print_welcome, registry_has_residents
+
+    registry_url = postgres.ensure_database(server_url, postgres.SERVICE_DATABASES["registry"])
+    _migrate("registry", registry_url)
+    if args.demo and not registry_has_residents(registry_url):
+        _seed(registry_url, args.population, 2021, replace=False)
+    tokens = env.write_persona_tokens()
+    registry = Child(
+        "registry",
+        f"127.0.0.1:{REGISTRY_PORT}",
+        {
+            "DANCU_REGISTRY_DATABASE_URL": registry_url,
+            "DANCU_REGISTRY_PORT": str(REGISTRY_PORT),
+            "DANCU_AUTH_PUBLIC_KEY_FILE": str(env.public_key_path),
+        },
+    )
+    return run_until_signalled(
+        [registry], on_ready=lambda: print_welcome(registry.address, registry_url, tokens)
+    )

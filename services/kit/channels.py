@@ -1,0 +1,97 @@
+"""Client channels to other services: a deadline on every call, retries only where safe.
+
+Retries are enabled by gRPC service config for the methods the caller names as idempotent
+(reads, and mutations carrying a request_id), on UNAVAILABLE only: a call that may have taken
+effect is never blindly repeated unless the server deduplicates it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import grpc
+
+DEFAULT_DEADLINE_SECONDS = 10.0
+
+
+class _DeadlineInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        if client_call_details.timeout is None:
+            client_call_details = grpc.aio.ClientCallDetails(
+                method=client_call_details.method,
+                timeout=self._seconds,
+                metadata=client_call_details.metadata,
+                credentials=client_call_details.credentials,
+                wait_for_ready=client_call_details.wait_for_ready,
+            )
+        return await continuation(client_call_details, request)
+
+
+class _TokenCredentials(grpc.aio.UnaryUnaryClientInterceptor):
+    """Adds ``authorization: Bearer <token>`` to every call; ``token`` is asked each time so
+    short-lived tokens can be renewed underneath."""
+
+    def __init__(self, token: Callable[[], str]) -> None:
+        self._token = token
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[grpc.aio.ClientCallDetails, Any], Awaitable[Any]],
+        client_call_details: grpc.aio.ClientCallDetails,
+        request: Any,
+    ) -> Any:
+        metadata = grpc.aio.Metadata(*(client_call_details.metadata or ()))
+        metadata.add("authorization", f"Bearer {self._token()}")
+        details = grpc.aio.ClientCallDetails(
+            method=client_call_details.method,
+            timeout=client_call_details.timeout,
+            metadata=metadata,
+            credentials=client_call_details.credentials,
+            wait_for_ready=client_call_details.wait_for_ready,
+        )
+        return await continuation(details, request)
+
+
+def retry_service_config(service: str, idempotent_methods: Iterable[str]) -> str:
+    return json.dumps(
+        {
+            "methodConfig": [
+                {
+                    "name": [{"service": service, "method": m} for m in idempotent_methods],
+                    "retryPolicy": {
+                        "maxAttempts": 4,
+                        "initialBackoff": "0.1s",
+                        "maxBackoff": "2s",
+                        "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"],
+                    },
+                }
+            ]
+        }
+    )
+
+
+def open_channel(
+    target: str,
+    *,
+    token: Callable[[], str] | None = None,
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+    service_config: str | None = None,
+) -> grpc.aio.Channel:
+    interceptors: list[grpc.aio.ClientInterceptor] = [_DeadlineInterceptor(deadline_seconds)]
+    if token is not None:
+        interceptors.append(_TokenCredentials(token))
+    options: list[tuple[str, Any]] = [("grpc.max_receive_message_length", 32 * 1024 * 1024)]
+    if service_config is not None:
+        options += [("grpc.service_config", service_config), ("grpc.enable_retries", 1)]
+    return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)

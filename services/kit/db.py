@@ -1,0 +1,39 @@
+"""Async database engine and URL handling (SQLAlchemy 2 over psycopg 3)."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def async_url(url: str) -> str:
+    """Returns ``url`` with the psycopg (v3) driver, whatever driver it named.
+
+    psycopg 3 serves both the async engine and the sync one (migrations) under one name.
+    """
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+sync_url = async_url
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    # pool_pre_ping costs a round trip per checkout; connections are recycled instead so that
+    # a restarted database is noticed within the recycle period without taxing hot paths.
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=300,
+        echo=echo,
+    )
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,5 @@
+import sys
+
+from services.registry.main import main
+
+sys.exit(main())

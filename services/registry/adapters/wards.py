@@ -1,0 +1,33 @@
+"""The official list of wards (post-July-2025: 34 provinces, 3,321 communes and wards)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from vietnam_provinces import Province, Ward
+
+from services.registry.ports import WardInfo
+
+
+@cache
+def _wards() -> dict[str, WardInfo]:
+    provinces = {p.code.value: p.name for p in Province.iter_all()}
+    return {
+        f"{w.code.value:05d}": WardInfo(
+            code=f"{w.code.value:05d}",
+            name=w.name,
+            province_code=f"{w.province_code.value:02d}",
+            province_name=provinces[w.province_code.value],
+        )
+        for w in Ward.iter_all()
+    }
+
+
+class OfficialWards:
+    """WardDirectory over the ``vietnam-provinces`` data, loaded once per process."""
+
+    def exists(self, ward_code: str) -> bool:
+        return ward_code in _wards()
+
+    def info(self, ward_code: str) -> WardInfo | None:
+        return _wards().get(ward_code)

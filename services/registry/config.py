@@ -1,0 +1,28 @@
+"""Registry settings, read from the environment once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.kit.config import Env, ServerSettings
+
+DEFAULT_PORT = 50051
+PREFIX = "DANCU_REGISTRY_"
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    server: ServerSettings
+    database_url: str
+    database_pool_size: int
+    # PEM of the Ed25519 public key that verifies callers' tokens.
+    auth_public_key: bytes
+
+    @staticmethod
+    def from_env(env: Env) -> RegistrySettings:
+        return RegistrySettings(
+            server=ServerSettings.from_env(env, PREFIX, DEFAULT_PORT),
+            database_url=env.string(f"{PREFIX}DATABASE_URL"),
+            database_pool_size=env.integer(f"{PREFIX}DATABASE_POOL_SIZE", 10),
+            auth_public_key=env.bytes_from_file_or_value("DANCU_AUTH_PUBLIC_KEY"),
+        )

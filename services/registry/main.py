@@ -1,0 +1,76 @@
+"""Composition root: settings → telemetry → engine → servicer → server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from dancu.registry.v1 import registry_service_pb2, registry_service_pb2_grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.kit.auth import TokenVerifier
+from services.kit.config import ConfigError, Env
+from services.kit.db import create_engine
+from services.kit.migrations import SchemaBehind
+from services.kit.server import Server, serve_until_signalled
+from services.kit.telemetry import configure_logging, setup_tracing
+from services.registry.adapters.clock import SystemClock
+from services.registry.adapters.unit_of_work import SqlUnitOfWorkFactory
+from services.registry.adapters.wards import OfficialWards
+from services.registry.api.errors import ERROR_DOMAIN, ERROR_TABLE
+from services.registry.api.policy import POLICY
+from services.registry.api.servicer import RegistryServicer
+from services.registry.config import RegistrySettings
+from services.registry.migrations import MIGRATIONS
+from services.registry.use_cases import Registry
+
+logger = logging.getLogger("services.registry")
+
+SERVICE_NAME = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+
+
+def build_server(engine: AsyncEngine, verifier: TokenVerifier, address: str) -> Server:
+    registry = Registry(
+        uow=SqlUnitOfWorkFactory(engine), wards=OfficialWards(), clock=SystemClock()
+    )
+    servicer = RegistryServicer(registry)
+    return Server(
+        registrations=[
+            lambda server: registry_service_pb2_grpc.add_RegistryServiceServicer_to_server(
+                servicer, server
+            )
+        ],
+        service_names=[SERVICE_NAME],
+        verifier=verifier,
+        policy=POLICY,
+        error_table=ERROR_TABLE,
+        error_domain=ERROR_DOMAIN,
+        address=address,
+    )
+
+
+async def run(settings: RegistrySettings) -> None:
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
+    try:
+        server = build_server(
+            engine, TokenVerifier(settings.auth_public_key), settings.server.address
+        )
+        logger.info("registry listening on %s", settings.server.address)
+        await serve_until_signalled(server, settings.server.grace_seconds)
+    finally:
+        await engine.dispose()
+
+
+def main() -> int:
+    env = Env()
+    configure_logging(env.string("DANCU_LOG_LEVEL", "INFO"))
+    try:
+        settings = RegistrySettings.from_env(env)
+        MIGRATIONS.ensure_current(settings.database_url)
+    except (ConfigError, SchemaBehind) as error:
+        print(f"registry: cannot start: {error}", file=sys.stderr)
+        return 2
+    setup_tracing("dancu-registry", env)
+    asyncio.run(run(settings))
+    return 0

@@ -1,0 +1,136 @@
+"""What the registry's use cases need from the outside world."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from services.kit.audit import AuditEvent
+from services.kit.auth import Identity
+from services.kit.request_ids import Claim, IdempotencyKey
+from services.registry.domain.commands import SearchQuery
+from services.registry.domain.matching import Candidate
+from services.registry.domain.model import (
+    Actor,
+    CivilStatusCorrection,
+    CivilStatusRecord,
+    HouseholdMember,
+    ResidenceRecord,
+    Resident,
+)
+
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+@dataclass(frozen=True)
+class WardInfo:
+    code: str
+    name: str
+    province_code: str
+    province_name: str
+
+
+class WardDirectory(Protocol):
+    def exists(self, ward_code: str) -> bool: ...
+
+    def info(self, ward_code: str) -> WardInfo | None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> dt.datetime: ...
+
+
+class ResultEncoder(Protocol[T_contra]):
+    """Serialises a use case's result as the API sends it, for the request log to replay."""
+
+    def __call__(self, result: T_contra, /) -> bytes: ...
+
+
+class ResidentRepository(Protocol):
+    async def get(self, citizen_id: str, *, for_update: bool = False) -> Resident | None: ...
+
+    async def get_many(self, citizen_ids: Sequence[str]) -> Mapping[str, Resident]: ...
+
+    async def add(self, resident: Resident) -> Resident: ...
+
+    async def update(self, resident: Resident) -> Resident:
+        """Saves ``resident`` whose version is one more than the stored one."""
+        ...
+
+    async def household_exists(self, household_id: str) -> bool: ...
+
+    async def household_head(self, household_id: str) -> str | None: ...
+
+    async def add_household(self, household_id: str) -> None: ...
+
+    async def household_members(self, household_id: str) -> Sequence[HouseholdMember]: ...
+
+    async def search(
+        self,
+        query: SearchQuery,
+        wards: frozenset[str] | None,
+        today: dt.date,
+        after: tuple[Any, ...] | None,
+        limit: int,
+    ) -> Sequence[Resident]: ...
+
+    async def candidates_by_id(self, citizen_ids: Sequence[str]) -> Mapping[str, Candidate]: ...
+
+    async def candidates_by_name_and_birth(
+        self, keys: Sequence[tuple[str, dt.date]]
+    ) -> Mapping[tuple[str, dt.date], Sequence[Candidate]]: ...
+
+    async def add_residence_record(self, citizen_id: str, record: ResidenceRecord) -> None: ...
+
+    async def close_residence_record(
+        self, citizen_id: str, kind: int, valid_to: dt.date
+    ) -> None: ...
+
+    async def residence_history(
+        self, citizen_id: str, after: tuple[Any, ...] | None, limit: int
+    ) -> Sequence[tuple[int, ResidenceRecord]]: ...
+
+    async def add_civil_status_record(self, citizen_id: str, record: CivilStatusRecord) -> None: ...
+
+    async def civil_status_history(self, citizen_id: str) -> Sequence[CivilStatusRecord]: ...
+
+    async def add_correction(self, correction: CivilStatusCorrection) -> None: ...
+
+    async def get_correction(
+        self, correction_id: str, *, for_update: bool = False
+    ) -> CivilStatusCorrection | None: ...
+
+    async def mark_correction_applied(
+        self, correction_id: str, approved_by: Actor, applied_at: dt.datetime
+    ) -> CivilStatusCorrection: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: the registry's changes, their audit rows, request log and outbox."""
+
+    @property
+    def residents(self) -> ResidentRepository: ...
+
+    async def claim(self, method: str, key: IdempotencyKey) -> Claim: ...
+
+    async def complete(self, key: IdempotencyKey, response: bytes) -> None: ...
+
+    async def audit(self, event: AuditEvent) -> None: ...
+
+    async def publish(
+        self, event_type: str, aggregate_id: str, payload: Mapping[str, Any]
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Opens a unit of work on behalf of ``identity`` (for its audit rows and request ids)."""
+
+    def __call__(self, identity: Identity) -> UnitOfWork: ...
