@@ -12,7 +12,7 @@ from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
 
 DEFAULT_DEMO_POPULATION = 20_000
-REGISTRY_PORT = int(os.environ.get("DANCU_REGISTRY_PORT", "50051"))
+DEFAULT_REGISTRY_PORT = 50051
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,12 +110,13 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
     if args.demo and not registry_has_residents(registry_url):
         _seed(registry_url, args.population, 2021, replace=False)
     tokens = env.write_persona_tokens()
+    port = int(os.environ.get("DANCU_REGISTRY_PORT", DEFAULT_REGISTRY_PORT))
     registry = Child(
         "registry",
-        f"127.0.0.1:{REGISTRY_PORT}",
+        f"127.0.0.1:{port}",
         {
             "DANCU_REGISTRY_DATABASE_URL": registry_url,
-            "DANCU_REGISTRY_PORT": str(REGISTRY_PORT),
+            "DANCU_REGISTRY_PORT": str(port),
             "DANCU_AUTH_PUBLIC_KEY_FILE": str(env.public_key_path),
         },
     )

@@ -98,8 +98,12 @@ FEMALE_GIVEN_NAMES = (
 
 # People born from this year on get the younger middle-name mix.
 YOUNGER_GENERATION_FROM = 1985
-# Share of names with a second middle name ("Nguyễn Thị Minh Anh").
-DOUBLE_MIDDLE_SHARE = 0.07
+# Share of younger people with a second middle name ("Nguyễn Thị Minh Anh"), and those names.
+DOUBLE_MIDDLE_SHARE = 0.08
+SECOND_MIDDLE_NAMES = {
+    Sex.MALE: ("Minh", "Gia", "Hoàng", "Anh", "Bảo", "Quang", "Đức"),
+    Sex.FEMALE: ("Minh", "Bảo", "Khánh", "Ngọc", "Phương", "Thanh", "Anh", "Thảo"),
+}
 
 
 class WeightedChoice:
@@ -142,9 +146,9 @@ class NamePicker:
         middle = self._middle[sex, younger].pick(rng)
         given = rng.choice(self._given[sex])
         if younger and rng.random() < DOUBLE_MIDDLE_SHARE:
-            second = rng.choice(self._given[sex])
-            if second != given:
-                given = f"{second} {given}"
+            second = rng.choice(SECOND_MIDDLE_NAMES[sex])
+            if second not in (middle, given):
+                middle = f"{middle} {second}"
         key = (family_name, middle, given)
         forms = self._forms.get(key)
         if forms is None:

@@ -1,0 +1,154 @@
+"""The run command, as a newcomer uses it: start the suite, call it with grpcurl, stop it.
+
+Starts ``dancu start --demo`` as a process with an embedded PostgreSQL in a fresh home,
+follows the printed instructions (reflection listing, health check, GetResident with a
+persona token), then stops it with SIGINT and checks that no process it started survives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+GRPCURL = Path(sys.executable).parent / "grpcurl"
+STARTUP_SECONDS = 180
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Suite:
+    def __init__(self, process: subprocess.Popen[str], home: Path, address: str) -> None:
+        self.process = process
+        self.home = home
+        self.address = address
+        self.output: list[str] = []
+
+    def wait_until_up(self) -> None:
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                if self.process.poll() is not None:
+                    break
+                continue
+            self.output.append(line)
+            if "Ctrl-C stops everything" in line:
+                return
+        pytest.fail("the suite did not come up:\n" + "".join(self.output[-40:]))
+
+    def grpcurl(self, *args: str, token: str | None = None) -> str:
+        headers = ["-H", f"authorization: Bearer {token}"] if token else []
+        result = subprocess.run(
+            [str(GRPCURL), "-plaintext", *headers, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    home = tmp_path_factory.mktemp("dancu-home")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DANCU_HOME": str(home),
+        "DANCU_REGISTRY_PORT": str(port),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DANCU_DATABASE_SERVER_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "start", "--demo", "--population", "3000"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    running = Suite(process, home, f"127.0.0.1:{port}")
+    try:
+        running.wait_until_up()
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_reflection_lists_the_registry(suite: Suite) -> None:
+    services = suite.grpcurl(suite.address, "list").split()
+    assert "dancu.registry.v1.RegistryService" in services
+    assert "grpc.health.v1.Health" in services
+
+
+def test_health_reports_serving(suite: Suite) -> None:
+    reply = json.loads(suite.grpcurl(suite.address, "grpc.health.v1.Health/Check"))
+    assert reply["status"] == "SERVING"
+
+
+def test_printed_get_resident_example_works(suite: Suite) -> None:
+    printed = "".join(suite.output)
+    match = re.search(r'"citizen_id": "(\d{12})"', printed)
+    assert match, "the welcome text shows a GetResident example with a demo citizen id"
+    token = (suite.home / "tokens" / "ward-police-hoan-kiem.jwt").read_text().strip()
+    reply = json.loads(
+        suite.grpcurl(
+            "-d",
+            json.dumps({"citizen_id": match.group(1)}),
+            suite.address,
+            "dancu.registry.v1.RegistryService/GetResident",
+            token=token,
+        )
+    )
+    resident = reply["resident"]
+    assert resident["citizen_id"] == match.group(1)
+    assert resident["permanent_residence"]["ward_code"] == "00070"
+    assert resident["permanent_residence"]["ward_name"] == "Phường Hoàn Kiếm"
+
+
+def test_sigint_stops_every_process(suite: Suite) -> None:
+    parent = psutil.Process(suite.process.pid)
+    started = parent.children(recursive=True)
+    assert any("services.registry" in " ".join(p.cmdline()) for p in started)
+    suite.process.send_signal(signal.SIGINT)
+    assert suite.process.wait(60) == 0
+    _, alive = psutil.wait_procs(started, timeout=30)
+    assert not alive, f"left running: {[p.cmdline() for p in alive]}"
+    # The embedded PostgreSQL runs detached from the supervisor; it must be stopped too.
+    pgdata = str(suite.home / "pgdata")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _postgres_running(pgdata):
+        time.sleep(0.5)
+    assert not _postgres_running(pgdata)
+
+
+def _postgres_running(pgdata: str) -> bool:
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if any(pgdata in part for part in cmdline):
+            return True
+    return False
