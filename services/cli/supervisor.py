@@ -44,8 +44,8 @@ class Child:
             self.process.wait()
 
 
-async def wait_serving(child: Child, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_serving(child: Child, within_seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + within_seconds
     async with grpc.aio.insecure_channel(child.address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
@@ -58,7 +58,9 @@ async def wait_serving(child: Child, timeout: float = 30.0) -> None:
             except grpc.aio.AioRpcError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{child.name} did not become healthy within {timeout:.0f}s")
+                raise TimeoutError(
+                    f"{child.name} did not become healthy within {within_seconds:.0f}s"
+                )
             await asyncio.sleep(0.2)
 
 

@@ -62,6 +62,9 @@ class ServerSettings:
     port: int
     # Seconds in-flight calls get to finish on shutdown.
     grace_seconds: float
+    # Seconds between turning NOT_SERVING and refusing new calls, so load balancers that
+    # poll health move traffic away first.
+    drain_delay_seconds: float
 
     @staticmethod
     def from_env(env: Env, prefix: str, default_port: int) -> ServerSettings:
@@ -69,6 +72,7 @@ class ServerSettings:
             host=env.string(f"{prefix}HOST", "127.0.0.1"),
             port=env.integer(f"{prefix}PORT", default_port),
             grace_seconds=env.number(f"{prefix}GRACE_SECONDS", 10.0),
+            drain_delay_seconds=env.number(f"{prefix}DRAIN_DELAY_SECONDS", 0.0),
         )
 
     @property

@@ -22,7 +22,7 @@ from services.kit.telemetry import server_interceptor as tracing_interceptor
 
 logger = logging.getLogger(__name__)
 
-# A servicer's registration function from generated code, e.g. add_RegistryServiceServicer_to_server.
+# Adds a servicer to a server, e.g. a closure over add_RegistryServiceServicer_to_server.
 Registration = Callable[[grpc.aio.Server], None]
 
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
@@ -71,15 +71,19 @@ class Server:
         for name in ("", *self._service_names):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
-    async def stop(self, grace: float) -> None:
+    async def stop(self, grace: float, drain_delay: float = 0.0) -> None:
+        """NOT_SERVING first; after ``drain_delay`` (time for load balancers to see it) the
+        server refuses new calls and in-flight ones get ``grace`` seconds to finish."""
         await self._health.enter_graceful_shutdown()
+        if drain_delay > 0:
+            await asyncio.sleep(drain_delay)
         await self._server.stop(grace)
 
     async def wait_for_termination(self) -> None:
         await self._server.wait_for_termination()
 
 
-async def serve_until_signalled(server: Server, grace: float) -> None:
+async def serve_until_signalled(server: Server, grace: float, drain_delay: float = 0.0) -> None:
     """Runs ``server`` until SIGTERM or SIGINT, then shuts it down gracefully."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -87,5 +91,7 @@ async def serve_until_signalled(server: Server, grace: float) -> None:
         loop.add_signal_handler(sig, stop.set)
     await server.start()
     await stop.wait()
-    logger.info("shutting down: draining for up to %.1fs", grace)
-    await server.stop(grace)
+    logger.info(
+        "shutting down: NOT_SERVING for %.1fs, then draining up to %.1fs", drain_delay, grace
+    )
+    await server.stop(grace, drain_delay)

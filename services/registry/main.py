@@ -57,7 +57,9 @@ async def run(settings: RegistrySettings) -> None:
             engine, TokenVerifier(settings.auth_public_key), settings.server.address
         )
         logger.info("registry listening on %s", settings.server.address)
-        await serve_until_signalled(server, settings.server.grace_seconds)
+        await serve_until_signalled(
+            server, settings.server.grace_seconds, settings.server.drain_delay_seconds
+        )
     finally:
         await engine.dispose()
 

@@ -31,6 +31,7 @@ from services.registry.domain.commands import (
     UpdateResidence,
 )
 from services.registry.domain.model import (
+    VIETNAM_TIME,
     Actor,
     CivilStatusCorrection,
     CivilStatusRecord,
@@ -50,9 +51,6 @@ from services.registry.ports import (
     WardDirectory,
 )
 
-# Residence and civil status follow the country's calendar, whatever the server's zone.
-VIETNAM = dt.timezone(dt.timedelta(hours=7))
-
 RESIDENT = "resident"
 HOUSEHOLD = "household"
 DEATH_REGISTERED = "registry.death_registered.v1"
@@ -69,7 +67,7 @@ class Registry:
     clock: Clock
 
     def today(self) -> dt.date:
-        return self.clock.now().astimezone(VIETNAM).date()
+        return self.clock.now().astimezone(VIETNAM_TIME).date()
 
 
 def _actor(identity: Identity) -> Actor:
@@ -339,7 +337,7 @@ async def update_residence(
         ):
             raise NotFound("RESIDENT_NOT_FOUND", "no such resident")
         rules.check_etag(resident, cmd.etag)
-        changed = rules.apply_residence_change(resident, cmd)
+        changed = rules.apply_residence_change(resident, cmd, today)
         await _record_residence_change(uow, resident, changed, cmd, _actor(identity), reg)
         saved = await uow.residents.update(changed)
         await uow.publish(

@@ -19,7 +19,9 @@ from tests.support.postgres import (
 
 def _exists(server_url: str, name: str) -> bool:
     with psycopg.connect(server_url, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        row = conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
     return row is not None and row[0] == 1
 
 

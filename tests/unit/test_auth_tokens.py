@@ -8,6 +8,7 @@ import time
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from services.kit.auth import (
     AUDIENCE,
@@ -155,8 +156,6 @@ def test_token_for_another_audience_issuer_or_without_subject_is_refused(
         del claims[claim]
     else:
         claims[claim] = value
-    from cryptography.hazmat.primitives import serialization
-
     key = serialization.load_pem_private_key(private_key, password=None)
     token = jwt.encode(claims, key, algorithm="EdDSA")  # type: ignore[arg-type]
     with pytest.raises(Unauthenticated):

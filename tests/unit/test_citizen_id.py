@@ -98,9 +98,7 @@ def test_each_century_digit_is_consistent_with_its_sex_and_century(digit: int) -
 
 @pytest.mark.parametrize("year", [1899, 1000, 2400, 2999])
 def test_birth_years_outside_the_five_centuries_contradict_every_id(year: int) -> None:
-    assert ids.consistency_problems("001099012345", Sex.MALE, dt.date(year, 1, 1)) == [
-        "birth_date"
-    ]
+    assert ids.consistency_problems("001099012345", Sex.MALE, dt.date(year, 1, 1)) == ["birth_date"]
 
 
 @pytest.mark.parametrize("digit", sorted(CENTURY_DIGITS))

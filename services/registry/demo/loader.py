@@ -71,9 +71,7 @@ class LoadReport:
 
 def psycopg_conninfo(database_url: str) -> str:
     """A libpq URI for a SQLAlchemy-style URL (any ``+driver``; ``?host=/socket/dir`` kept)."""
-    return (
-        make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    )
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def load_population(

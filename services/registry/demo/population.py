@@ -56,9 +56,7 @@ FIRST_BIRTH_YEAR = 1930
 LAST_BIRTH_YEAR = 2024
 HEAD_BIRTH_YEAR_MODE = 1985
 # Household sizes, close to the 2019 census (mean ≈ 3.5 people).
-HOUSEHOLD_SIZES = WeightedChoice(
-    [("1", 11), ("2", 20), ("3", 22), ("4", 25), ("5", 12), ("6", 10)]
-)
+HOUSEHOLD_SIZES = WeightedChoice([("1", 11), ("2", 20), ("3", 22), ("4", 25), ("5", 12), ("6", 10)])
 TEMPORARY_RESIDENCE_SHARE = 0.08
 ADULT_AGE_DAYS = 6575  # 18 years
 MALE_BIRTH_SHARE = 0.53  # Vietnam's sex ratio at birth is about 112 boys per 100 girls
@@ -97,9 +95,7 @@ class DemoPopulation:
             sizes.append(size)
             remaining -= size
         self.household_sizes = tuple(sizes)
-        self.household_ids = tuple(
-            uuid.UUID(int=rng.getrandbits(128), version=4) for _ in sizes
-        )
+        self.household_ids = tuple(uuid.UUID(int=rng.getrandbits(128), version=4) for _ in sizes)
         # People come from their own stream so that households can be written (and committed
         # to the COPY) before the first person is drawn.
         self._people_seed = rng.getrandbits(64)

@@ -6,6 +6,9 @@ import datetime as dt
 import enum
 from dataclasses import dataclass, field
 
+# Residence and civil status follow the country's calendar, whatever the server's zone.
+VIETNAM_TIME = dt.timezone(dt.timedelta(hours=7), "ICT")
+
 
 class Sex(enum.IntEnum):
     MALE = 1

@@ -14,7 +14,11 @@ def normalise(name: str) -> str:
 
 def fold(name: str) -> str:
     """The matching key: "Nguyễn  Văn An" and "NGUYEN VAN AN" both give "nguyen van an"."""
-    decomposed = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    # Đ/đ do not decompose to D + a mark; Ð (U+00D0, Icelandic eth) is a common look-alike
+    # typed for Đ on some keyboards and in legacy encodings.
+    for stroked in "đĐÐð":
+        name = name.replace(stroked, "d")
+    decomposed = unicodedata.normalize("NFD", name)
     stripped = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
     return " ".join(stripped.casefold().split())
 

@@ -25,6 +25,7 @@ from services.registry.domain.commands import (
     UpdateResidence,
 )
 from services.registry.domain.model import (
+    VIETNAM_TIME,
     Actor,
     Address,
     CivilStatus,
@@ -183,11 +184,15 @@ def ensure_alive(resident: Resident, action: str) -> None:
         raise PreconditionFailed("RESIDENT_DECEASED", f"cannot {action}: the resident is deceased")
 
 
-def apply_residence_change(resident: Resident, cmd: UpdateResidence) -> Resident:
+def apply_residence_change(resident: Resident, cmd: UpdateResidence, today: dt.date) -> Resident:
     """The resident after the change; raises when the change does not fit the current state."""
     ensure_alive(resident, "change the residence")
     change = cmd.change
     if isinstance(change, PermanentMove):
+        assert change.effective_date is not None  # validated
+        if change.effective_date > today:
+            # The registry holds where people live now; a move is recorded once it happened.
+            raise PreconditionFailed("MOVE_IN_FUTURE", "a permanent move cannot take effect later")
         if change.address == resident.permanent_residence:
             raise PreconditionFailed("SAME_ADDRESS", "the resident already lives at that address")
         temporary = resident.temporary_residence
@@ -209,6 +214,11 @@ def apply_residence_change(resident: Resident, cmd: UpdateResidence) -> Resident
         if change.end_date < current.valid_from:
             raise PreconditionFailed(
                 "END_BEFORE_START", "the end date is before the temporary residence began"
+            )
+        if change.end_date >= today:
+            # Ending later keeps it active until then: the ward still sees the resident.
+            return _changed(
+                resident, temporary_residence=replace(current, valid_to=change.end_date)
             )
         return _changed(resident, temporary_residence=None)
     raise AssertionError("validated change kinds only")
@@ -242,10 +252,10 @@ def validate_death(cmd: RegisterDeath, today: dt.date) -> DeathRecord:
         )
     if death.death_time is not None:
         v.check(
-            death.death_time.date() == death.death_date,
+            death.death_time.astimezone(VIETNAM_TIME).date() == death.death_date,
             "death.death_time",
             "TIME_DATE_MISMATCH",
-            "must fall on death_date",
+            "must fall on death_date (Vietnam time)",
         )
     v.raise_if_any()
     return death
@@ -304,7 +314,7 @@ def validate_search(query: SearchQuery) -> None:
     v = Validator()
     if not (query.name.strip() or query.birth_date or query.birth_year or query.ward_code):
         v.add("name", "FILTER_REQUIRED", "give at least one of name, birth date, year or ward")
-    if query.name and len(names.fold(query.name)) < 2:
+    if query.name.strip() and len(names.fold(query.name)) < 2:
         v.check(False, "name", "NAME_TOO_SHORT", "give at least two letters")
     if query.birth_year is not None:
         v.check(

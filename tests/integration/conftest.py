@@ -1,0 +1,126 @@
+"""Integration fixtures: the real registry server (gRPC on 127.0.0.1, port 0) on a real,
+freshly migrated PostgreSQL database, signed tokens, and a direct database connection.
+
+One server and one database serve the whole session (starting them dominates the run time);
+tests stay independent by making their own residents (``registry_client.new_citizen_id``,
+``name_tag``) and by counting rows of those residents only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from services.kit.auth import TokenIssuer, TokenVerifier, generate_private_key_pem, public_key_pem
+from services.kit.db import create_engine
+from services.kit.server import Server
+from services.registry.main import build_server
+from services.registry.migrations import MIGRATIONS
+from tests.integration.registry_client import (
+    CIVIL_OFFICER,
+    HEALTH_AGENCY,
+    HOAN_KIEM_POLICE,
+    HOAN_KIEM_REGISTRAR,
+    REGISTRAR,
+    SECOND_CIVIL_OFFICER,
+    SERVICE_CALLER,
+    RegistryClients,
+    RegistryDatabase,
+)
+from tests.support.postgres import DatabaseFactory
+
+if TYPE_CHECKING:
+    from dancu.registry.v1.registry_service_pb2_grpc import RegistryServiceAsyncStub
+
+
+@pytest.fixture(scope="session")
+def registry_database_url(fresh_database_url: DatabaseFactory) -> str:
+    """A brand-new database at the registry's migration head."""
+    url = fresh_database_url("registry")
+    MIGRATIONS.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> bytes:
+    """The private key of this run's token issuer (the server holds its public key)."""
+    return generate_private_key_pem()
+
+
+@pytest.fixture(scope="session")
+def token_issuer(signing_key: bytes) -> TokenIssuer:
+    return TokenIssuer(signing_key)
+
+
+@pytest.fixture(scope="session")
+async def registry_server(registry_database_url: str, signing_key: bytes) -> AsyncIterator[Server]:
+    engine = create_engine(registry_database_url, pool_size=5)
+    server = build_server(engine, TokenVerifier(public_key_pem(signing_key)), "127.0.0.1:0")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop(1.0)
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def registry_clients(
+    registry_server: Server, token_issuer: TokenIssuer
+) -> AsyncIterator[RegistryClients]:
+    clients = RegistryClients(f"127.0.0.1:{registry_server.port}", token_issuer)
+    try:
+        yield clients
+    finally:
+        await clients.close()
+
+
+@pytest.fixture(scope="session")
+async def registry_db(registry_database_url: str) -> AsyncIterator[RegistryDatabase]:
+    database = await RegistryDatabase.connect(registry_database_url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def registrar(registry_clients: RegistryClients) -> RegistryServiceAsyncStub:
+    """A nationwide household-registration officer."""
+    return registry_clients.stub(REGISTRAR)
+
+
+@pytest.fixture
+def ward_registrar(registry_clients: RegistryClients) -> RegistryServiceAsyncStub:
+    """A household-registration officer scoped to Phường Hoàn Kiếm."""
+    return registry_clients.stub(HOAN_KIEM_REGISTRAR)
+
+
+@pytest.fixture
+def ward_police(registry_clients: RegistryClients) -> RegistryServiceAsyncStub:
+    """A police officer scoped to Phường Hoàn Kiếm (token wards=["00070"])."""
+    return registry_clients.stub(HOAN_KIEM_POLICE)
+
+
+@pytest.fixture
+def civil_officer(registry_clients: RegistryClients) -> RegistryServiceAsyncStub:
+    return registry_clients.stub(CIVIL_OFFICER)
+
+
+@pytest.fixture
+def second_civil_officer(registry_clients: RegistryClients) -> RegistryServiceAsyncStub:
+    """Another civil-status officer: the one who may approve the first one's proposals."""
+    return registry_clients.stub(SECOND_CIVIL_OFFICER)
+
+
+@pytest.fixture
+def health_agency(registry_clients: RegistryClients) -> RegistryServiceAsyncStub:
+    return registry_clients.stub(HEALTH_AGENCY)
+
+
+@pytest.fixture
+def service_caller(registry_clients: RegistryClients) -> RegistryServiceAsyncStub:
+    """Another dancu service (nationwide, role "service")."""
+    return registry_clients.stub(SERVICE_CALLER)
