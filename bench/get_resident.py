@@ -300,33 +300,6 @@ def _sample_ids(database_url: str, count: int, seed: int) -> tuple[int, list[str
     return (int(total[0]) if total else 0), [str(row[0]) for row in rows]
 
 
-def _database_is_local(database_url: str) -> bool:
-    host = make_url(database_url).host or ""
-    return host in ("", "127.0.0.1", "localhost", "::1") or host.startswith("/")
-
-
-class _Backends:
-    """The pids of the PostgreSQL backends serving the benchmark database (for CPU probes).
-
-    Only meaningful when the database server runs on this machine; its own connection is left
-    out. Other databases on a shared server are not counted, nor are the shared background
-    processes (WAL writer, checkpointer).
-    """
-
-    def __init__(self, database_url: str) -> None:
-        self._conn = psycopg.connect(_libpq(database_url), autocommit=True)
-
-    def pids(self) -> list[int]:
-        rows = self._conn.execute(
-            "SELECT pid FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-        return [int(row[0]) for row in rows]
-
-    def close(self) -> None:
-        self._conn.close()
-
-
 # --- the benchmark -----------------------------------------------------------------------
 
 
@@ -364,9 +337,6 @@ async def _drive(args: argparse.Namespace, database_url: str) -> int:
         database_url, public_key_pem(private_key), args.pool_size, args.profile_server
     )
     probes = {"client": process_cpu_seconds, "server": linux_cpu_seconds(lambda: [server.pid])}
-    backends = _Backends(database_url) if _database_is_local(database_url) else None
-    if backends is not None:
-        probes["postgres"] = linux_cpu_seconds(backends.pids)
     try:
         async with channels(f"127.0.0.1:{server.port}", args.channels) as opened:
             echo_stubs = [echo_service_pb2_grpc.EchoServiceStub(c) for c in opened]
@@ -418,8 +388,6 @@ async def _drive(args: argparse.Namespace, database_url: str) -> int:
             echo_after = await run("echo (2)", echo)
     finally:
         await server.stop()
-        if backends is not None:
-            backends.close()
     _report(echo_before, resident, echo_after, list(probes), bool(args.profile_server))
     if args.profile_server:
         print(f"server profile of the GetResident run: {args.profile_server}")

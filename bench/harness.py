@@ -212,14 +212,20 @@ def process_cpu_seconds() -> float:
 
 
 def linux_cpu_seconds(pids: Callable[[], Sequence[int]]) -> CpuProbe:
-    """A probe summing user + system CPU of the processes ``pids()`` names (Linux ``/proc``).
+    """A probe of the user + system CPU of the processes ``pids()`` names (Linux ``/proc``).
 
-    Processes that vanished or cannot be read are skipped; returns None when none could be.
+    The set may change between readings (pooled database connections come and go): a process
+    first seen counts whole (it started since the last reading, or this is the first one), one
+    seen before counts what it used since, and one that has gone loses what it used after the
+    last reading. Processes that cannot be read are skipped; None when none could be.
     """
     ticks = _clock_ticks()
+    last: dict[int, int] = {}
+    total = 0
 
     def probe() -> float | None:
-        total, seen = 0, False
+        nonlocal total
+        current: dict[int, int] = {}
         for pid in pids():
             try:
                 with open(f"/proc/{pid}/stat", "rb") as stat:
@@ -227,9 +233,12 @@ def linux_cpu_seconds(pids: Callable[[], Sequence[int]]) -> CpuProbe:
             except OSError:
                 continue
             # Fields after the command name start at field 3 ("state"): utime is 14, stime 15.
-            total += int(fields[11]) + int(fields[12])
-            seen = True
-        return total / ticks if seen else None
+            current[pid] = int(fields[11]) + int(fields[12])
+        for pid, used in current.items():
+            total += used - last.get(pid, 0)
+        last.clear()
+        last.update(current)
+        return total / ticks if current else None
 
     return probe
 

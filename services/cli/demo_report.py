@@ -7,6 +7,8 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from services.registry.domain.names import fold
+
 
 def _conninfo(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -48,7 +50,7 @@ def print_welcome(registry_address: str, registry_url: str, tokens: dict[str, Pa
             f'      -d \'{{"citizen_id": "{citizen_id}"}}\' \\\n'
             f"      {registry_address} dancu.registry.v1.RegistryService/GetResident"
         )
-        folded = name.upper()
+        folded = fold(name).upper()
         print(
             f'    grpcurl -plaintext -H "authorization: Bearer $(cat {police})" \\\n'
             f'      -d \'{{"name": "{folded}", "page_size": 5}}\' \\\n'

@@ -87,6 +87,8 @@ class DevEnv:
     def ensure_keys(self) -> None:
         """Creates the development signing key pair once; later runs reuse it."""
         if self.signing_key_path.exists():
+            if not self.public_key_path.exists():
+                self.public_key_path.write_bytes(public_key_pem(self.signing_key_path.read_bytes()))
             return
         self.signing_key_path.parent.mkdir(parents=True, exist_ok=True)
         private = generate_private_key_pem()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from services.cli import devenv, postgres
 from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
+from services.kit.migrations import MigrationSet
 
 DEFAULT_DEMO_POPULATION = 20_000
 DEFAULT_REGISTRY_PORT = 50051
@@ -60,17 +62,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _migrate(service: str, database_url: str) -> int:
-    from services.registry.migrations import MIGRATIONS
-
-    MIGRATIONS.upgrade(database_url)
-    print(f"{service}: schema at {MIGRATIONS.head()}")
+    # Imported by name so that each service's migrations load only when asked for.
+    migrations: MigrationSet = importlib.import_module(f"services.{service}.migrations").MIGRATIONS
+    migrations.upgrade(database_url)
+    print(f"{service}: schema at {migrations.head()}")
     return 0
 
 
 def _seed(database_url: str, count: int, seed: int, replace: bool) -> int:
-    from services.registry.demo import load_population
+    from services.registry.demo import RegistryNotEmpty, load_population
 
-    report = load_population(database_url, count, seed=seed, replace=replace)
+    try:
+        report = load_population(database_url, count, seed=seed, replace=replace)
+    except RegistryNotEmpty:
+        print("the registry already holds residents; add --replace to replace them")
+        return 1
     print(
         f"loaded {report.residents:,} residents in {report.households:,} households "
         f"in {report.seconds:.1f}s"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table, func
+from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,6 +33,9 @@ def audit_table(metadata: MetaData) -> Table:
         Column("outcome", String, nullable=False),
         Column("request_id", String, nullable=True),
         Column("trace_id", String, nullable=True),
+        # "Who saw resident X?" is the question auditors ask most.
+        Index("audit_log_resource_ids", "resource_ids", postgresql_using="gin"),
+        Index("audit_log_occurred_at", "occurred_at"),
     )
 
 

@@ -18,14 +18,20 @@ from typing import Any
 import grpc
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
+from services.kit.errors import DomainError, Forbidden, Unauthenticated
+from services.kit.grpc_errors import status_for
 from services.kit.grpc_types import Context, Continuation, MethodHandler
 from services.kit.handler_wrapping import inner_behaviours, rebuild
 
 ISSUER = "dancu"
 AUDIENCE = "dancu"
 PURPOSE_METADATA_KEY = "x-dancu-purpose"
+AUTH_ERROR_DOMAIN = "auth.dancu"
 
 
 @dataclass(frozen=True)
@@ -54,10 +60,6 @@ _current: contextvars.ContextVar[Identity] = contextvars.ContextVar("dancu_ident
 def current_identity() -> Identity:
     """The authenticated caller of the RPC being served. Set by ``AuthInterceptor``."""
     return _current.get()
-
-
-class Unauthenticated(Exception):
-    pass
 
 
 def generate_private_key_pem() -> bytes:
@@ -95,11 +97,21 @@ class TokenIssuer:
         return jwt.encode(claims, self._key, algorithm="EdDSA")  # type: ignore[arg-type]
 
 
+class InvalidPublicKey(ValueError):
+    """The configured token verification key is not an Ed25519 public key in PEM."""
+
+
 class TokenVerifier:
     """Verifies tokens; remembers recently verified ones so hot paths skip the signature check."""
 
     def __init__(self, public_key_pem: bytes, *, leeway_seconds: int = 30, cache_size: int = 4096):
-        self._key = serialization.load_pem_public_key(public_key_pem)
+        try:
+            key = serialization.load_pem_public_key(public_key_pem)
+        except ValueError as exc:
+            raise InvalidPublicKey("DANCU_AUTH_PUBLIC_KEY is not a PEM public key") from exc
+        if not isinstance(key, Ed25519PublicKey):
+            raise InvalidPublicKey("DANCU_AUTH_PUBLIC_KEY must be an Ed25519 key")
+        self._key = key
         self._leeway = leeway_seconds
         self._cache: dict[str, tuple[Identity, float]] = {}
         self._cache_size = cache_size
@@ -112,7 +124,7 @@ class TokenVerifier:
         try:
             claims = jwt.decode(
                 token,
-                self._key,  # type: ignore[arg-type]
+                self._key,
                 algorithms=["EdDSA"],
                 audience=AUDIENCE,
                 issuer=ISSUER,
@@ -127,7 +139,9 @@ class TokenVerifier:
                 purpose=str(claims.get("purpose", "unspecified")),
             )
         except (jwt.PyJWTError, KeyError, TypeError) as exc:
-            raise Unauthenticated("invalid token") from exc
+            raise Unauthenticated(
+                "TOKEN_INVALID", "the token is malformed, expired or not issued for dancu"
+            ) from exc
         if len(self._cache) >= self._cache_size:
             self._cache.clear()
         self._cache[token] = (identity, float(claims["exp"]))
@@ -161,16 +175,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         allowed = self._policy.get(method)
         try:
             identity = self._authenticate(metadata)
-        except Unauthenticated:
-            return _refusal(handler, grpc.StatusCode.UNAUTHENTICATED, "missing or invalid token")
+        except Unauthenticated as error:
+            return _refusal(handler, error, grpc.StatusCode.UNAUTHENTICATED)
         if allowed is None or not (identity.roles & allowed):
-            return _refusal(handler, grpc.StatusCode.PERMISSION_DENIED, "role not allowed")
+            denial = Forbidden("ROLE_NOT_ALLOWED", "none of the caller's roles may call this")
+            return _refusal(handler, denial, grpc.StatusCode.PERMISSION_DENIED)
         return _with_identity(handler, identity)
 
     def _authenticate(self, metadata: Mapping[str, Any]) -> Identity:
         header = metadata.get("authorization")
         if not isinstance(header, str) or not header.lower().startswith("bearer "):
-            raise Unauthenticated("no bearer token")
+            raise Unauthenticated("TOKEN_MISSING", "send `authorization: Bearer <token>`")
         identity = self._verifier.verify(header[7:].strip())
         purpose = metadata.get(PURPOSE_METADATA_KEY)
         if isinstance(purpose, str) and purpose.strip():
@@ -180,12 +195,14 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return identity
 
 
-def _refusal(handler: MethodHandler, code: grpc.StatusCode, message: str) -> MethodHandler:
+def _refusal(handler: MethodHandler, error: DomainError, code: grpc.StatusCode) -> MethodHandler:
+    status = status_for(error, code, AUTH_ERROR_DOMAIN)
+
     async def refuse(request: Any, context: Context) -> Any:
-        await context.abort(code, message)
+        await context.abort(status.code, status.details, status.trailing_metadata)
 
     async def refuse_stream(request: Any, context: Context) -> AsyncIterator[Any]:
-        await context.abort(code, message)
+        await context.abort(status.code, status.details, status.trailing_metadata)
         yield  # pragma: no cover - makes this an async generator like the handler it replaces
 
     return rebuild(handler, refuse, refuse_stream)

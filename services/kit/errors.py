@@ -58,6 +58,10 @@ class ConcurrentChange(DomainError):
     """The caller's etag is stale: someone changed the resource since it was read."""
 
 
+class Unauthenticated(DomainError):
+    """The caller's credentials are missing, malformed, expired or not ours."""
+
+
 class Forbidden(DomainError):
     """The caller is authenticated but may not do this to this resource."""
 

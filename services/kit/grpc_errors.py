@@ -25,6 +25,7 @@ from services.kit.errors import (
     InvalidInput,
     NotFound,
     PreconditionFailed,
+    Unauthenticated,
 )
 from services.kit.grpc_types import Context, Continuation, MethodHandler
 from services.kit.handler_wrapping import inner_behaviours, rebuild
@@ -42,6 +43,7 @@ DEFAULT_ERROR_TABLE: ErrorTable = {
     PreconditionFailed: grpc.StatusCode.FAILED_PRECONDITION,
     ConcurrentChange: grpc.StatusCode.ABORTED,
     Forbidden: grpc.StatusCode.PERMISSION_DENIED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
 }
 
 

@@ -49,8 +49,15 @@ class MigrationSet:
 
     def ensure_current(self, database_url: str) -> None:
         current, head = self.current(database_url), self.head()
-        if current != head:
+        if current == head:
+            return
+        known = {script.revision for script in ScriptDirectory(str(self.folder)).walk_revisions()}
+        if current is None or current in known:
             raise SchemaBehind(
                 f"database schema is at {current or 'nothing'}, code expects {head}; "
                 "run `dancu migrate` first"
             )
+        raise SchemaBehind(
+            f"database schema is at {current}, which this code does not know (newer code "
+            "migrated it?); deploy the version that matches the database"
+        )

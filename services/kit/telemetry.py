@@ -10,6 +10,7 @@ import logging
 
 import grpc
 from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -24,14 +25,7 @@ def setup_tracing(service_name: str, env: Env) -> TracerProvider:
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     endpoint = env.optional("OTEL_EXPORTER_OTLP_ENDPOINT")
     if endpoint:
-        try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]
-                OTLPSpanExporter,
-            )
-        except ImportError:
-            logger.warning("OTLP exporter is not installed; spans are not exported")
-        else:
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     return provider
 
@@ -46,8 +40,18 @@ def current_trace_id() -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
+class _TraceIdFilter(logging.Filter):
+    """Stamps each record with the current trace id, so a log line leads to its trace."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.trace_id = current_trace_id() or "-"
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    handler = logging.StreamHandler()
+    handler.addFilter(_TraceIdFilter())
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s trace=%(trace_id)s %(message)s")
     )
+    logging.basicConfig(level=level, handlers=[handler], force=True)

@@ -7,9 +7,10 @@ import logging
 import sys
 
 from dancu.registry.v1 import registry_service_pb2, registry_service_pb2_grpc
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.kit.auth import TokenVerifier
+from services.kit.auth import InvalidPublicKey, TokenVerifier
 from services.kit.config import ConfigError, Env
 from services.kit.db import create_engine
 from services.kit.migrations import SchemaBehind
@@ -50,12 +51,10 @@ def build_server(engine: AsyncEngine, verifier: TokenVerifier, address: str) -> 
     )
 
 
-async def run(settings: RegistrySettings) -> None:
+async def run(settings: RegistrySettings, verifier: TokenVerifier) -> None:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     try:
-        server = build_server(
-            engine, TokenVerifier(settings.auth_public_key), settings.server.address
-        )
+        server = build_server(engine, verifier, settings.server.address)
         logger.info("registry listening on %s", settings.server.address)
         await serve_until_signalled(
             server, settings.server.grace_seconds, settings.server.drain_delay_seconds
@@ -69,10 +68,19 @@ def main() -> int:
     configure_logging(env.string("DANCU_LOG_LEVEL", "INFO"))
     try:
         settings = RegistrySettings.from_env(env)
+        verifier = TokenVerifier(settings.auth_public_key)
         MIGRATIONS.ensure_current(settings.database_url)
-    except (ConfigError, SchemaBehind) as error:
+    except (ConfigError, SchemaBehind, InvalidPublicKey) as error:
         print(f"registry: cannot start: {error}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as error:
+        # The driver's message names host and database, never data; the URL's password is
+        # not part of it.
+        print(
+            f"registry: cannot start: database unreachable: {getattr(error, 'orig', error)}",
+            file=sys.stderr,
+        )
+        return 2
     setup_tracing("dancu-registry", env)
-    asyncio.run(run(settings))
+    asyncio.run(run(settings, verifier))
     return 0

@@ -442,7 +442,9 @@ async def get_household(
     if citizen_id:
         rules.check_citizen_id(v, citizen_id)
     else:
-        v.check(_is_uuid(household_id), "household_id", "HOUSEHOLD_ID_MALFORMED", "is not an id")
+        v.check(
+            rules.is_uuid(household_id), "household_id", "HOUSEHOLD_ID_MALFORMED", "is not an id"
+        )
     v.raise_if_any()
     today = reg.today()
     async with reg.uow(identity) as uow:
@@ -457,14 +459,6 @@ async def get_household(
         )
         await uow.commit()
     return Household(household_id, tuple(members))
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 async def register_death(
@@ -554,7 +548,9 @@ async def correct_civil_status(
     encode: ResultEncoder[tuple[Resident, CivilStatusCorrection]],
 ) -> tuple[Resident, CivilStatusCorrection] | StoredResponse:
     v = Validator()
-    v.check(_is_uuid(correction_id), "correction_id", "CORRECTION_ID_MALFORMED", "is not an id")
+    v.check(
+        rules.is_uuid(correction_id), "correction_id", "CORRECTION_ID_MALFORMED", "is not an id"
+    )
     v.raise_if_any()
     method = "CorrectCivilStatus"
     async with reg.uow(identity) as uow:

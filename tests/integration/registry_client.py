@@ -184,7 +184,7 @@ class RichError:
 
 
 def rich_error(error: grpc.aio.AioRpcError) -> RichError:
-    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    status = rpc_status.from_call(error)
     reason = domain = ""
     violations: list[tuple[str, str]] = []
     descriptions: list[str] = []
@@ -222,7 +222,7 @@ async def expect_error(call: Awaitable[object], code: grpc.StatusCode) -> RichEr
 # --- callers -------------------------------------------------------------------------------
 
 
-class _BearerToken(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+class _BearerToken(grpc.aio.UnaryUnaryClientInterceptor):
     """Adds ``authorization: Bearer <token>`` to every call, keeping the caller's metadata."""
 
     def __init__(self, token: str) -> None:
@@ -292,7 +292,7 @@ class RegistryDatabase:
         await self.conn.close()
 
     async def rows(self, query: str, *params: Any) -> list[dict[str, Any]]:
-        cursor = await self.conn.execute(query.encode(), params)  # type: ignore[arg-type]
+        cursor = await self.conn.execute(query.encode(), params)
         return list(await cursor.fetchall())
 
     async def scalar(self, query: str, *params: Any) -> Any:

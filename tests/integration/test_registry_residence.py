@@ -6,6 +6,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 import grpc
+import pytest
 from dancu.registry.v1 import registry_service_pb2 as pb
 from dancu.registry.v1 import resident_pb2 as rpb
 
@@ -81,9 +82,25 @@ def end_stay(resident: rpb.Resident, end: dt.date) -> pb.UpdateResidenceRequest:
     )
 
 
-async def history(
-    stub: RegistryServiceAsyncStub, citizen_id: str
-) -> list[pb.ResidenceRecord]:
+async def registered_long_ago(
+    stub: RegistryServiceAsyncStub, db: RegistryDatabase, since: dt.date = dt.date(2010, 1, 1)
+) -> rpb.Resident:
+    """A resident whose permanent residence began ``since`` (as if registered back then).
+
+    Registration over the API starts the permanent residence today, and moves cannot take
+    effect in the future; backdating the first record lets a test move a resident on a date
+    of its choosing, as with residents loaded from the old registry.
+    """
+    resident = await register(stub)
+    await db.rows(
+        "UPDATE residence_history SET valid_from = %s WHERE citizen_id = %s RETURNING id",
+        since,
+        resident.citizen_id,
+    )
+    return resident
+
+
+async def history(stub: RegistryServiceAsyncStub, citizen_id: str) -> list[pb.ResidenceRecord]:
     response = await stub.ListResidenceHistory(
         pb.ListResidenceHistoryRequest(citizen_id=citizen_id)
     )
@@ -99,8 +116,8 @@ def summary(record: pb.ResidenceRecord) -> tuple[int, str, dt.date, dt.date | No
 async def test_permanent_move_closes_the_old_record_and_opens_a_new_one(
     registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
 ) -> None:
-    resident = await register(registrar)
-    effective = today() + dt.timedelta(days=1)
+    resident = await registered_long_ago(registrar, registry_db, dt.date(2010, 1, 1))
+    effective = dt.date(2024, 3, 1)
 
     moved = (await registrar.UpdateResidence(move(resident, BA_DINH, effective))).resident
 
@@ -112,7 +129,7 @@ async def test_permanent_move_closes_the_old_record_and_opens_a_new_one(
     # Newest first: the new residence from the effective date, the old one until the day before.
     assert [summary(r) for r in records] == [
         (PERMANENT, BA_DINH, effective, None),
-        (PERMANENT, HOAN_KIEM, today(), effective - dt.timedelta(days=1)),
+        (PERMANENT, HOAN_KIEM, dt.date(2010, 1, 1), dt.date(2024, 2, 29)),
     ]
     assert records[0].reason == "chuyển hộ khẩu"
     assert records[0].recorded_by == rpb.Actor(subject=REGISTRAR.subject, agency=REGISTRAR.agency)
@@ -124,18 +141,37 @@ async def test_permanent_move_closes_the_old_record_and_opens_a_new_one(
     assert [(row["subject"], row["outcome"]) for row in audit] == [(REGISTRAR.subject, "ok")]
 
 
-async def test_a_move_effective_on_the_day_of_registration_leaves_one_current_residence(
-    registrar: RegistryServiceAsyncStub,
+async def test_a_move_cannot_take_effect_in_the_future(
+    registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
 ) -> None:
-    # Registered today, moving today: the registration record began today. Whether the
-    # registry refuses the move or accepts it, the history must never show two current
-    # permanent residences.
+    resident = await registered_long_ago(registrar, registry_db)
+    request = move(resident, BA_DINH, today() + dt.timedelta(days=1))
+
+    error = await expect_error(
+        registrar.UpdateResidence(request), grpc.StatusCode.FAILED_PRECONDITION
+    )
+
+    assert error.reason == "MOVE_IN_FUTURE"
+    assert await registry_db.count("residence_history", resident.citizen_id) == 1
+
+
+@pytest.mark.parametrize("days_before_today", [0, 30])
+async def test_a_move_effective_no_later_than_registration_leaves_one_current_residence(
+    registrar: RegistryServiceAsyncStub, days_before_today: int
+) -> None:
+    # Registered today (the permanent record begins today), moving with an effective date of
+    # today or earlier. Whether the registry refuses the move or accepts it, the history must
+    # not show two current permanent residences.
     resident = await register(registrar)
+    effective = today() - dt.timedelta(days=days_before_today)
 
     try:
-        await registrar.UpdateResidence(move(resident, BA_DINH, today()))
+        await registrar.UpdateResidence(move(resident, BA_DINH, effective))
     except grpc.aio.AioRpcError as error:
-        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        code = error.code()
+    else:
+        code = grpc.StatusCode.OK
+    assert code in (grpc.StatusCode.OK, grpc.StatusCode.FAILED_PRECONDITION)
     records = await history(registrar, resident.citizen_id)
     current = [r for r in records if r.kind == PERMANENT and not r.HasField("valid_to")]
     assert len(current) == 1, [summary(r) for r in records]
@@ -145,7 +181,7 @@ async def test_move_replay_returns_the_first_response_and_writes_once(
     registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
 ) -> None:
     resident = await register(registrar)
-    request = move(resident, TAY_HO, today() + dt.timedelta(days=2))
+    request = move(resident, TAY_HO, today())
 
     first = await registrar.UpdateResidence(request)
     replay = await registrar.UpdateResidence(request)
@@ -163,9 +199,9 @@ async def test_move_request_id_reused_for_another_change_is_refused(
     registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
 ) -> None:
     resident = await register(registrar)
-    first = move(resident, TAY_HO, today() + dt.timedelta(days=2))
+    first = move(resident, TAY_HO, today())
     await registrar.UpdateResidence(first)
-    other = move(resident, CUA_NAM, today() + dt.timedelta(days=2), request_id=first.request_id)
+    other = move(resident, CUA_NAM, today(), request_id=first.request_id)
 
     error = await expect_error(registrar.UpdateResidence(other), grpc.StatusCode.ALREADY_EXISTS)
 
@@ -179,8 +215,8 @@ async def test_stale_etag_is_aborted_and_changes_nothing(
     registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
 ) -> None:
     resident = await register(registrar)
-    await registrar.UpdateResidence(move(resident, TAY_HO, today() + dt.timedelta(days=1)))
-    stale = move(resident, CUA_NAM, today() + dt.timedelta(days=5))  # etag read before the move
+    await registrar.UpdateResidence(move(resident, TAY_HO, today()))
+    stale = move(resident, CUA_NAM, today())  # etag read before the move
 
     error = await expect_error(registrar.UpdateResidence(stale), grpc.StatusCode.ABORTED)
 
@@ -191,7 +227,7 @@ async def test_stale_etag_is_aborted_and_changes_nothing(
     assert await registry_db.count("residence_history", resident.citizen_id) == 2
     assert await registry_db.request_logged(stale.request_id) == 0
     # With the current etag, the same change goes through.
-    fresh = move(current.resident, CUA_NAM, today() + dt.timedelta(days=5))
+    fresh = move(current.resident, CUA_NAM, today())
     moved = await registrar.UpdateResidence(fresh)
     assert moved.resident.permanent_residence.ward_code == CUA_NAM
 
@@ -201,6 +237,7 @@ async def test_temporary_registration_then_its_end(
 ) -> None:
     resident = await register(registrar)
     start = today() - dt.timedelta(days=20)
+    yesterday = today() - dt.timedelta(days=1)
 
     staying = (await registrar.UpdateResidence(stay(resident, TAY_HO, start))).resident
 
@@ -208,13 +245,13 @@ async def test_temporary_registration_then_its_end(
     assert staying.temporary_residence.valid_from == date(start)
     assert staying.permanent_residence.ward_code == HOAN_KIEM
 
-    ended = (await registrar.UpdateResidence(end_stay(staying, today()))).resident
+    ended = (await registrar.UpdateResidence(end_stay(staying, yesterday))).resident
 
     assert not ended.HasField("temporary_residence")
     assert ended.permanent_residence.ward_code == HOAN_KIEM
     records = await history(registrar, resident.citizen_id)
     assert [summary(r) for r in records] == [
-        (TEMPORARY, TAY_HO, start, today()),
+        (TEMPORARY, TAY_HO, start, yesterday),
         (PERMANENT, HOAN_KIEM, today(), None),
     ]
     assert len(await registry_db.outbox(resident.citizen_id, "registry.residence_changed.v1")) == 2
@@ -223,6 +260,25 @@ async def test_temporary_registration_then_its_end(
         registrar.UpdateResidence(end_stay(ended, today())), grpc.StatusCode.FAILED_PRECONDITION
     )
     assert no_stay.reason == "NO_TEMPORARY_RESIDENCE"
+
+
+async def test_a_temporary_residence_ending_later_stays_active_until_then(
+    registrar: RegistryServiceAsyncStub, ward_police: RegistryServiceAsyncStub
+) -> None:
+    resident = await register(registrar, ward=BA_DINH)
+    start = today() - dt.timedelta(days=5)
+    last_day = today() + dt.timedelta(days=10)
+    staying = (await registrar.UpdateResidence(stay(resident, HOAN_KIEM, start))).resident
+
+    ending = (await registrar.UpdateResidence(end_stay(staying, last_day))).resident
+
+    assert ending.temporary_residence.address.ward_code == HOAN_KIEM
+    assert ending.temporary_residence.valid_to == date(last_day)
+    records = await history(registrar, resident.citizen_id)
+    assert summary(records[0]) == (TEMPORARY, HOAN_KIEM, start, last_day)
+    # Until then, the ward of the temporary residence still sees the resident.
+    seen = await ward_police.GetResident(pb.GetResidentRequest(citizen_id=resident.citizen_id))
+    assert seen.resident.citizen_id == resident.citizen_id
 
 
 async def test_a_new_temporary_registration_replaces_the_active_one(
@@ -251,9 +307,11 @@ async def test_a_deceased_resident_cannot_move(
 ) -> None:
     resident = await register(registrar)
     deceased = (await civil_officer.RegisterDeath(death_request(resident.citizen_id))).resident
-    request = move(deceased, BA_DINH, today() + dt.timedelta(days=1))
+    request = move(deceased, BA_DINH, today())
 
-    error = await expect_error(registrar.UpdateResidence(request), grpc.StatusCode.FAILED_PRECONDITION)
+    error = await expect_error(
+        registrar.UpdateResidence(request), grpc.StatusCode.FAILED_PRECONDITION
+    )
 
     assert error.reason == "RESIDENT_DECEASED"
     assert await registry_db.count("residence_history", resident.citizen_id) == 1
@@ -265,10 +323,9 @@ async def test_update_residence_bad_input(
     registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
 ) -> None:
     resident = await register(registrar)
-    tomorrow = today() + dt.timedelta(days=1)
     nothing = pb.UpdateResidenceRequest(request_id=new_request_id(), citizen_id=resident.citizen_id)
-    unknown_ward = move(resident, UNKNOWN_WARD, tomorrow)
-    undated = move(resident, BA_DINH, tomorrow)
+    unknown_ward = move(resident, UNKNOWN_WARD, today())
+    undated = move(resident, BA_DINH, today())
     undated.permanent_move.ClearField("effective_date")
     reversed_stay = stay(resident, TAY_HO, today(), today() - dt.timedelta(days=1))
     cases: list[tuple[pb.UpdateResidenceRequest, tuple[tuple[str, str], ...]]] = [
@@ -297,7 +354,7 @@ async def test_update_residence_bad_input(
 
 async def test_moving_to_the_same_address_is_refused(registrar: RegistryServiceAsyncStub) -> None:
     resident = await register(registrar)
-    same = move(resident, HOAN_KIEM, today() + dt.timedelta(days=1), street="12 Hàng Bài")
+    same = move(resident, HOAN_KIEM, today(), street="12 Hàng Bài")
 
     error = await expect_error(registrar.UpdateResidence(same), grpc.StatusCode.FAILED_PRECONDITION)
 
@@ -320,12 +377,14 @@ async def test_update_residence_of_unknown_resident_is_not_found(
     assert error.reason == "RESIDENT_NOT_FOUND"
 
 
-async def test_residence_history_pages(registrar: RegistryServiceAsyncStub) -> None:
-    resident = await register(registrar)
+async def test_residence_history_pages(
+    registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
+) -> None:
+    resident = await registered_long_ago(registrar, registry_db)
     current = resident
-    for days, ward in ((1, BA_DINH), (2, TAY_HO), (3, CUA_NAM)):
+    for year, ward in ((2020, BA_DINH), (2021, TAY_HO), (2022, CUA_NAM)):
         current = (
-            await registrar.UpdateResidence(move(current, ward, today() + dt.timedelta(days=days)))
+            await registrar.UpdateResidence(move(current, ward, dt.date(year, 6, 1)))
         ).resident
 
     wards: list[str] = []

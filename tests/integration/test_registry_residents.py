@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import TYPE_CHECKING
 
 import grpc
@@ -41,19 +42,15 @@ async def households(db: RegistryDatabase) -> int:
 async def test_register_resident_returns_the_registered_resident(
     registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
 ) -> None:
-    request = registration(
-        full_name="  Phạm   Thị  Hồng ", sex=Sex.FEMALE, birth_date=dt.date(1990, 7, 15)
-    )
+    # Typed decomposed (as some keyboards send it), with stray spaces.
+    typed = unicodedata.normalize("NFD", "  Phạm   Thị  Hồng ")
+    request = registration(full_name=typed, sex=Sex.FEMALE, birth_date=dt.date(1990, 7, 15))
 
     resident = (await registrar.RegisterResident(request)).resident
 
     assert resident.citizen_id == request.citizen_id
     assert resident.full_name == "Phạm Thị Hồng"  # stored normalised: single spaces, NFC
-    assert (resident.birth_date.year, resident.birth_date.month, resident.birth_date.day) == (
-        1990,
-        7,
-        15,
-    )
+    assert resident.birth_date == date(dt.date(1990, 7, 15))
     assert resident.sex == rpb.SEX_FEMALE
     assert resident.birth_registration_province_code == "001"
     assert resident.permanent_residence == rpb.Address(
@@ -165,7 +162,7 @@ async def test_register_request_id_reused_for_another_request_is_refused(
 async def test_request_id_is_required(
     registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
 ) -> None:
-    request = registration(request_id="")
+    request = registration()
     request.request_id = ""
 
     error = await expect_error(

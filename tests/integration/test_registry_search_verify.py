@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 import grpc
+import pytest
 from dancu.registry.v1 import registry_service_pb2 as pb
 from dancu.registry.v1 import resident_pb2 as rpb
 from google.type.date_pb2 import Date
@@ -147,6 +148,25 @@ async def test_search_pages_through_every_match_once(registrar: RegistryServiceA
     assert set(seen) == registered
 
 
+async def test_search_pages_through_namesakes(registrar: RegistryServiceAsyncStub) -> None:
+    # Five people of one name: pages continue after the last citizen id, not the last name.
+    name = f"{name_tag()} Văn Trùng"
+    registered = {(await register(registrar, full_name=name)).citizen_id for _ in range(5)}
+
+    seen: list[str] = []
+    token = ""
+    while True:
+        page = await registrar.SearchResidents(
+            pb.SearchResidentsRequest(name=name, page_size=2, page_token=token)
+        )
+        seen.extend(r.citizen_id for r in page.residents)
+        token = page.next_page_token
+        if not token:
+            break
+
+    assert seen == sorted(registered)
+
+
 async def test_search_page_token_is_bound_to_its_filters(
     registrar: RegistryServiceAsyncStub,
 ) -> None:
@@ -259,10 +279,20 @@ async def test_verify_identities_mixed_batch(
     plain = tag.upper()  # the claim spells names without diacritics, in capitals
 
     claims = [
-        claim("row-1", citizen_id=exact.citizen_id, full_name=exact.full_name, birth_date=born,
-              ward_code=HOAN_KIEM),
-        claim("row-2", citizen_id=differing.citizen_id, full_name=f"{plain} VAN KHAC",
-              birth_date=dt.date(1972, 9, 3), ward_code=CUA_NAM),
+        claim(
+            "row-1",
+            citizen_id=exact.citizen_id,
+            full_name=exact.full_name,
+            birth_date=born,
+            ward_code=HOAN_KIEM,
+        ),
+        claim(
+            "row-2",
+            citizen_id=differing.citizen_id,
+            full_name=f"{plain} VAN KHAC",
+            birth_date=dt.date(1972, 9, 3),
+            ward_code=CUA_NAM,
+        ),
         claim("row-3", full_name=f"{plain} VAN KHONG CO", birth_date=born),
         claim("row-4", full_name=f"{plain} THI TRUNG", birth_date=born),
         claim("row-5", citizen_id="12AB", full_name="Ai Đó", birth_date=born),
@@ -270,9 +300,13 @@ async def test_verify_identities_mixed_batch(
         claim("row-7", full_name=f"{plain} DUC TEN", birth_date=born),
         claim("row-8", full_name=f"{plain} THI TRUNG", birth_date=born, ward_code=BA_DINH),
         claim("row-9", full_name=f"{plain} VAN CHINH"),
-        claim("row-10", citizen_id=new_citizen_id(birth_year=1972), full_name=f"{plain} DUC TEN",
-              birth_date=born),
-    ]  # fmt: skip
+        claim(
+            "row-10",
+            citizen_id=new_citizen_id(birth_year=1972),
+            full_name=f"{plain} DUC TEN",
+            birth_date=born,
+        ),
+    ]
 
     response = await health_agency.VerifyIdentities(pb.VerifyIdentitiesRequest(claims=claims))
     results = list(response.results)
@@ -348,9 +382,13 @@ async def test_verify_a_batch_of_5000(
             )
         else:
             claims.append(
-                claim(f"{i}", citizen_id=new_citizen_id(), full_name="Không Có Ai",
-                      birth_date=dt.date(1985, 4, 2))
-            )  # fmt: skip
+                claim(
+                    f"{i}",
+                    citizen_id=new_citizen_id(),
+                    full_name="Không Có Ai",
+                    birth_date=dt.date(1985, 4, 2),
+                )
+            )
 
     started = time.perf_counter()
     response = await health_agency.VerifyIdentities(pb.VerifyIdentitiesRequest(claims=claims))
@@ -376,3 +414,21 @@ async def test_verify_refuses_an_empty_or_oversize_batch(
             grpc.StatusCode.INVALID_ARGUMENT,
         )
         assert error.violations == (("claims", "BATCH_SIZE"),)
+
+
+async def test_a_claim_with_an_impossible_birth_date_is_not_a_match(
+    registrar: RegistryServiceAsyncStub, health_agency: RegistryServiceAsyncStub
+) -> None:
+    resident = await register(registrar, birth_date=dt.date(1972, 2, 28))
+    impossible = pb.IdentityClaim(
+        client_ref="feb-30",
+        citizen_id=resident.citizen_id,
+        full_name=resident.full_name,
+        birth_date=Date(year=1972, month=2, day=30),
+    )
+
+    response = await health_agency.VerifyIdentities(pb.VerifyIdentitiesRequest(claims=[impossible]))
+
+    assert response.results[0].outcome == V.VERIFICATION_OUTCOME_INVALID
+    assert response.results[0].problem == "BIRTH_DATE_INVALID"
+    assert not response.results[0].HasField("match")

@@ -169,6 +169,7 @@ def test_ambiguous_candidates_are_capped() -> None:
         ({"full_name": "   "}, "FULL_NAME_EMPTY"),
         ({"full_name": ""}, "FULL_NAME_EMPTY"),
         ({"citizen_id": "", "birth_date": None}, "BIRTH_DATE_REQUIRED"),
+        ({"birth_date": None, "birth_date_invalid": True}, "BIRTH_DATE_INVALID"),
     ],
 )
 def test_claims_that_cannot_be_looked_up(overrides: dict[str, object], problem: str) -> None:

@@ -74,7 +74,7 @@ def resident(**overrides: object) -> Resident:
         birth_date=dt.date(1989, 3, 14),
         sex=Sex.MALE,
         permanent_residence=HOME,
-        household_id="hh-1",
+        household_id="3f1c2a9e-0000-4000-8000-000000000001",
         relationship_to_head=Relationship.HEAD,
         version=3,
     )
@@ -93,7 +93,7 @@ def test_valid_registration_passes() -> None:
     rules.validate_registration(
         registration(
             temporary_residence=TemporaryResidence(LODGING, dt.date(2021, 1, 1)),
-            household_id="hh-1",
+            household_id="3f1c2a9e-0000-4000-8000-000000000001",
             relationship_to_head=Relationship.CHILD,
         ),
         ward_exists,
@@ -144,6 +144,7 @@ def test_valid_registration_passes() -> None:
         ),
         ({"relationship_to_head": None}, ("relationship_to_head", "RELATIONSHIP_REQUIRED")),
         ({"relationship_to_head": Relationship.SPOUSE}, ("household_id", "HOUSEHOLD_REQUIRED")),
+        ({"household_id": "hh-1"}, ("household_id", "HOUSEHOLD_ID_MALFORMED")),
     ],
 )
 def test_registration_violation_names_the_field(

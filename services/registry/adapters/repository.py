@@ -323,6 +323,9 @@ class SqlResidentRepository:
         )
 
     async def close_residence_record(self, citizen_id: str, kind: int, valid_to: dt.date) -> None:
+        # Every record of the kind still running past ``valid_to`` ends then. One that began
+        # after it (registered and moved on the same day, or a backdated move) is left with an
+        # empty period: superseded before it took effect, yet kept as history.
         h = residence_history.c
         await self._conn.execute(
             residence_history.update()
@@ -330,7 +333,6 @@ class SqlResidentRepository:
                 h.citizen_id == citizen_id,
                 h.kind == kind,
                 or_(h.valid_to.is_(None), h.valid_to > valid_to),
-                h.valid_from <= valid_to,
             )
             .values(valid_to=valid_to)
         )

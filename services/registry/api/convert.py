@@ -114,13 +114,14 @@ def identity_claims(request: pb.VerifyIdentitiesRequest) -> list[commands.Identi
     claims = []
     for claim in request.claims:
         birth_date: dt.date | None = None
+        birth_date_invalid = False
         try:
             if claim.birth_date.year or claim.birth_date.month or claim.birth_date.day:
                 birth_date = dt.date(
                     claim.birth_date.year, claim.birth_date.month, claim.birth_date.day
                 )
         except ValueError:
-            birth_date = None
+            birth_date_invalid = True
         claims.append(
             commands.IdentityClaim(
                 client_ref=claim.client_ref,
@@ -128,6 +129,7 @@ def identity_claims(request: pb.VerifyIdentitiesRequest) -> list[commands.Identi
                 full_name=claim.full_name,
                 birth_date=birth_date,
                 ward_code=claim.ward_code.strip(),
+                birth_date_invalid=birth_date_invalid,
             )
         )
     return claims

@@ -83,3 +83,6 @@ class IdentityClaim:
     full_name: str
     birth_date: dt.date | None
     ward_code: str
+    # The submitted birth date was not a calendar date (30 February): the claim is invalid
+    # rather than a claim without a birth date.
+    birth_date_invalid: bool = False

@@ -107,6 +107,8 @@ def claim_problem(claim: IdentityClaim) -> str:
     """A stable reason when the claim cannot be looked up at all, else ""."""
     if claim.citizen_id and not is_well_formed(claim.citizen_id):
         return "CITIZEN_ID_MALFORMED"
+    if claim.birth_date_invalid:
+        return "BIRTH_DATE_INVALID"
     if not names.fold(claim.full_name):
         return "FULL_NAME_EMPTY"
     if claim.birth_date is None and not claim.citizen_id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -136,6 +137,8 @@ def validate_registration(cmd: RegisterResident, ward_exists: WardExists, today:
         "RELATIONSHIP_REQUIRED",
         "is required",
     )
+    if cmd.household_id:
+        v.check(is_uuid(cmd.household_id), "household_id", "HOUSEHOLD_ID_MALFORMED", "is not an id")
     if cmd.relationship_to_head is not None and cmd.relationship_to_head is not Relationship.HEAD:
         v.check(
             bool(cmd.household_id),
@@ -144,6 +147,14 @@ def validate_registration(cmd: RegisterResident, ward_exists: WardExists, today:
             "is required unless the resident is the head of a new household",
         )
     v.raise_if_any()
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def check_etag(resident: Resident, etag: str) -> None:

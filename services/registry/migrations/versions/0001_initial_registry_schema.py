@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 02:52:51.887411
+Create Date: 2026-11-28 03:15:08.748408
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def upgrade() -> None:
     sa.Column('trace_id', sa.String(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_index('audit_log_occurred_at', 'audit_log', ['occurred_at'], unique=False)
+    op.create_index('audit_log_resource_ids', 'audit_log', ['resource_ids'], unique=False, postgresql_using='gin')
     op.create_table('households',
     sa.Column('household_id', sa.UUID(as_uuid=False), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -172,4 +174,6 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_outbox_published_at'), table_name='outbox')
     op.drop_table('outbox')
     op.drop_table('households')
+    op.drop_index('audit_log_resource_ids', table_name='audit_log', postgresql_using='gin')
+    op.drop_index('audit_log_occurred_at', table_name='audit_log')
     op.drop_table('audit_log')

@@ -407,7 +407,9 @@ class IdentityVerification(_message.Message):
     client_ref: _builtins.str
     outcome: Global___VerificationOutcome.ValueType
     problem: _builtins.str
-    """For INVALID: a stable reason such as "CITIZEN_ID_MALFORMED" or "FULL_NAME_EMPTY"."""
+    """For INVALID: a stable reason: "CITIZEN_ID_MALFORMED", "FULL_NAME_EMPTY",
+    "BIRTH_DATE_REQUIRED" (no citizen id and no birth date) or "BIRTH_DATE_INVALID".
+    """
     @_builtins.property
     def match(self) -> Global___IdentityCandidate:
         """The matched resident for MATCH and MATCH_WITH_DIFFERENCES."""
@@ -760,8 +762,9 @@ class RegisterDeathRequest(_message.Message):
     citizen_id: _builtins.str
     @_builtins.property
     def death(self) -> _resident_pb2.DeathRecord:
-        """death_date and cause are required; registration_ref is required for a registration by a
-        civil-status office.
+        """death_date and cause are required. registration_ref is the civil-status office's
+        registration number once one is issued; a death reported before formal registration
+        (for example by a treating hospital through the death workflow) may leave it empty.
         """
 
     def __init__(

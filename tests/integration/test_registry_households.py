@@ -1,0 +1,167 @@
+"""Households over real gRPC and PostgreSQL: founding, joining, and GetHousehold."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING
+
+import grpc
+from dancu.registry.v1 import registry_service_pb2 as pb
+from dancu.registry.v1 import resident_pb2 as rpb
+
+from services.registry.domain.model import Sex
+from tests.integration.registry_client import (
+    BA_DINH,
+    HOAN_KIEM_POLICE,
+    RegistryDatabase,
+    date,
+    expect_error,
+    register,
+    registration,
+)
+
+if TYPE_CHECKING:
+    from dancu.registry.v1.registry_service_pb2_grpc import RegistryServiceAsyncStub
+
+
+async def test_a_family_joins_the_household_of_its_head(
+    registrar: RegistryServiceAsyncStub,
+    ward_police: RegistryServiceAsyncStub,
+    registry_db: RegistryDatabase,
+) -> None:
+    head = await register(registrar, full_name="Trần Văn Hùng", birth_date=dt.date(1970, 2, 3))
+    household_id = head.household_id
+    spouse = await register(
+        registrar,
+        full_name="Đỗ Thị Mai",
+        sex=Sex.FEMALE,
+        birth_date=dt.date(1972, 5, 6),
+        household_id=household_id,
+        relationship=rpb.RELATIONSHIP_SPOUSE,
+    )
+    child = await register(
+        registrar,
+        full_name="Trần Minh Khoa",
+        birth_date=dt.date(2005, 9, 1),
+        household_id=household_id,
+        relationship=rpb.RELATIONSHIP_CHILD,
+    )
+    assert spouse.household_id == child.household_id == household_id
+    assert spouse.relationship_to_head == rpb.RELATIONSHIP_SPOUSE
+
+    by_id = await ward_police.GetHousehold(pb.GetHouseholdRequest(household_id=household_id))
+    by_member = await ward_police.GetHousehold(pb.GetHouseholdRequest(citizen_id=child.citizen_id))
+
+    assert by_member == by_id
+    household = by_id.household
+    assert household.household_id == household_id
+    assert household.head_citizen_id == head.citizen_id
+    assert list(household.members) == [
+        rpb.HouseholdMember(
+            citizen_id=head.citizen_id,
+            full_name="Trần Văn Hùng",
+            birth_date=date(dt.date(1970, 2, 3)),
+            sex=rpb.SEX_MALE,
+            relationship_to_head=rpb.RELATIONSHIP_HEAD,
+            civil_status=rpb.CIVIL_STATUS_ALIVE,
+        ),
+        rpb.HouseholdMember(
+            citizen_id=spouse.citizen_id,
+            full_name="Đỗ Thị Mai",
+            birth_date=date(dt.date(1972, 5, 6)),
+            sex=rpb.SEX_FEMALE,
+            relationship_to_head=rpb.RELATIONSHIP_SPOUSE,
+            civil_status=rpb.CIVIL_STATUS_ALIVE,
+        ),
+        rpb.HouseholdMember(
+            citizen_id=child.citizen_id,
+            full_name="Trần Minh Khoa",
+            birth_date=date(dt.date(2005, 9, 1)),
+            sex=rpb.SEX_MALE,
+            relationship_to_head=rpb.RELATIONSHIP_CHILD,
+            civil_status=rpb.CIVIL_STATUS_ALIVE,
+        ),
+    ]
+    audit = await registry_db.audit("GetHousehold", spouse.citizen_id)
+    assert len(audit) == 2
+    for row in audit:
+        assert row["subject"] == HOAN_KIEM_POLICE.subject
+        assert row["agency"] == HOAN_KIEM_POLICE.agency
+        assert row["resource_type"] == "household"
+        assert row["outcome"] == "ok"
+        assert sorted(row["resource_ids"]) == sorted(
+            [head.citizen_id, spouse.citizen_id, child.citizen_id]
+        )
+
+
+async def test_a_household_has_one_head(
+    registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
+) -> None:
+    head = await register(registrar)
+    usurper = registration(household_id=head.household_id, relationship=rpb.RELATIONSHIP_HEAD)
+
+    error = await expect_error(
+        registrar.RegisterResident(usurper), grpc.StatusCode.FAILED_PRECONDITION
+    )
+
+    assert error.reason == "HOUSEHOLD_HAS_HEAD"
+    assert await registry_db.count("residents", usurper.citizen_id) == 0
+    assert await registry_db.request_logged(usurper.request_id) == 0
+    household = await registrar.GetHousehold(pb.GetHouseholdRequest(household_id=head.household_id))
+    assert [m.citizen_id for m in household.household.members] == [head.citizen_id]
+
+
+async def test_joining_needs_an_existing_household(
+    registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
+) -> None:
+    no_household = registration(relationship=rpb.RELATIONSHIP_CHILD)
+    error = await expect_error(
+        registrar.RegisterResident(no_household), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert error.violations == (("household_id", "HOUSEHOLD_REQUIRED"),)
+
+    malformed = registration(household_id="hộ-0070-1", relationship=rpb.RELATIONSHIP_CHILD)
+    error = await expect_error(
+        registrar.RegisterResident(malformed), grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert error.violations == (("household_id", "HOUSEHOLD_ID_MALFORMED"),)
+
+    unknown = registration(household_id=str(uuid.uuid4()), relationship=rpb.RELATIONSHIP_CHILD)
+    error = await expect_error(registrar.RegisterResident(unknown), grpc.StatusCode.NOT_FOUND)
+    assert error.reason == "HOUSEHOLD_NOT_FOUND"
+    assert await registry_db.count("residents", unknown.citizen_id) == 0
+
+
+async def test_get_household_errors(registrar: RegistryServiceAsyncStub) -> None:
+    for request in (pb.GetHouseholdRequest(), pb.GetHouseholdRequest(household_id="hộ-1")):
+        error = await expect_error(
+            registrar.GetHousehold(request), grpc.StatusCode.INVALID_ARGUMENT
+        )
+        assert error.violations == (("household_id", "HOUSEHOLD_ID_MALFORMED"),)
+
+    unknown = await expect_error(
+        registrar.GetHousehold(pb.GetHouseholdRequest(household_id=str(uuid.uuid4()))),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    assert unknown.reason == "HOUSEHOLD_NOT_FOUND"
+
+    malformed = await expect_error(
+        registrar.GetHousehold(pb.GetHouseholdRequest(citizen_id="0010")),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert malformed.violations == (("citizen_id", "CITIZEN_ID_MALFORMED"),)
+
+
+async def test_household_of_another_ward_is_not_found_for_a_ward_scoped_caller(
+    registrar: RegistryServiceAsyncStub, ward_police: RegistryServiceAsyncStub
+) -> None:
+    head = await register(registrar, ward=BA_DINH)
+
+    for request in (
+        pb.GetHouseholdRequest(household_id=head.household_id),
+        pb.GetHouseholdRequest(citizen_id=head.citizen_id),
+    ):
+        error = await expect_error(ward_police.GetHousehold(request), grpc.StatusCode.NOT_FOUND)
+        assert head.citizen_id not in error.text
+        assert head.full_name not in error.text
