@@ -39,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +68,6 @@ ROLE = "service"
 CALL_TIMEOUT_SECONDS = 10.0
 SERVER_START_SECONDS = 120.0
 ROOT = Path(__file__).resolve().parent.parent
-
-log = logging.getLogger("bench.get_resident")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -242,7 +241,10 @@ def _postgres_server() -> Iterator[str]:
     if given:
         yield given
         return
-    import pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver
 
     root = Path(tempfile.mkdtemp(prefix="dancu-bench-pg-"))
     try:
@@ -376,7 +378,8 @@ async def _drive(args: argparse.Namespace, database_url: str) -> int:
             print(
                 f"GetResident over {population:,} residents ({len(ids):,} distinct ids drawn),"
                 f" {args.concurrency} in flight on {args.channels} channel(s),"
-                f" {args.warmup:g} s warm-up + {args.seconds:g} s per run",
+                f" {args.warmup:g} s warm-up + {args.seconds:g} s per run;"
+                f" {os.cpu_count()} cores, load average {_load_average()} at start",
                 flush=True,
             )
             echo_before = await run("echo (1)", echo)
@@ -394,6 +397,13 @@ async def _drive(args: argparse.Namespace, database_url: str) -> int:
     return 0
 
 
+def _load_average() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
+
+
 def _report(
     echo_before: LoadResult,
     resident: LoadResult,
@@ -403,6 +413,10 @@ def _report(
 ) -> None:
     print()
     print(render_table([echo_before, resident, echo_after], cpu_columns))
+    print(
+        "(cpu ms/call: CPU time used per call by the load generator and by the server process;"
+        " the database's is not counted)"
+    )
     print()
     ceiling = statistics.fmean([echo_before.throughput, echo_after.throughput])
     drift = abs(echo_before.throughput - echo_after.throughput) / ceiling if ceiling else 0.0
@@ -411,10 +425,11 @@ def _report(
     verdict = "PASS" if ratio >= BAR else "BELOW BAR"
     print(f"echo ceiling (mean of 2 runs): {ceiling:,.0f} calls/s (the runs differ by {drift:.0%})")
     print(f"GetResident:                   {resident.throughput:,.0f} calls/s")
-    print(f"ratio GetResident / echo:      {ratio:.2f}  (bar >= {BAR}): {verdict}")
+    print(f"ratio GetResident / echo:      {ratio:.3f}  (bar >= {BAR}): {verdict}")
     print(
         f"p99:                           GetResident {resident.p99 * 1000:.2f} ms,"
-        f" echo {echo_p99 * 1000:.2f} ms ({resident.p99 / echo_p99:.1f}x)"
+        f" echo {echo_p99 * 1000:.2f} ms"
+        + (f" ({resident.p99 / echo_p99:.1f}x)" if echo_p99 > 0 else "")
     )
     errors = echo_before.errors + resident.errors + echo_after.errors
     if errors:

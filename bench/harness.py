@@ -83,6 +83,7 @@ class _Window:
         self.max_calls = max_calls
         self.counted = 0
         self.enough = asyncio.Event()
+        self.ended_at: float | None = None  # when max_calls was reached
         self.latencies: list[float] = []
         self.errors: Counter[str] = Counter()
 
@@ -96,6 +97,7 @@ class _Window:
         self.counted += 1
         if self.max_calls is not None and self.counted >= self.max_calls:
             self.measuring = False
+            self.ended_at = time.perf_counter()
             self.enough.set()
 
 
@@ -144,6 +146,9 @@ async def closed_loop(
             except Exception as exc:
                 error = type(exc).__name__
             window.record(clock() - started, error)
+            if error is not None:
+                # A call failing before it awaits anything must not starve the event loop.
+                await asyncio.sleep(0)
 
     workers = [asyncio.create_task(worker(), name=f"{name}-{i}") for i in range(concurrency)]
     try:
@@ -154,7 +159,7 @@ async def closed_loop(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(window.enough.wait(), timeout=seconds)
         window.measuring = False
-        window_end = clock()
+        window_end = window.ended_at or clock()
         cpu_after = _read(probes)
         window.stopped = True
         _, pending = await asyncio.wait(workers, timeout=drain_seconds)

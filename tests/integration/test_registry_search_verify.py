@@ -7,7 +7,6 @@ import time
 from typing import TYPE_CHECKING
 
 import grpc
-import pytest
 from dancu.registry.v1 import registry_service_pb2 as pb
 from dancu.registry.v1 import resident_pb2 as rpb
 from google.type.date_pb2 import Date

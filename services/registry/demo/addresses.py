@@ -62,6 +62,8 @@ PROVINCES: dict[int, tuple[float, tuple[int, ...]]] = {
 ALL_BIRTH_PROVINCES = tuple(sorted(code for _, olds in PROVINCES.values() for code in olds))
 # Share of people whose birth was registered outside the province they live in now.
 BORN_ELSEWHERE_SHARE = 0.18
+# Of the rest, born in the province the merged one is named after (usually its largest part).
+LOCAL_NAMESAKE_SHARE = BORN_ELSEWHERE_SHARE + (1 - BORN_ELSEWHERE_SHARE) * 0.6
 
 # Provinces from Quảng Trị southwards write Huỳnh/Võ, and rural hamlets there are "ấp" from
 # Đồng Nai southwards ("thôn" elsewhere); street numbering with slashes is a southern habit.
@@ -120,12 +122,12 @@ class WardProfile:
 
     def birth_province(self, rng: random.Random) -> int:
         """A pre-2025 province code of birth registration, mostly local."""
-        if rng.random() < BORN_ELSEWHERE_SHARE:
-            return rng.choice(ALL_BIRTH_PROVINCES)
-        # The province the merged one is named after is the most populous part in most cases.
-        if len(self.birth_provinces) == 1 or rng.random() < 0.6:
+        draw = rng.random()
+        if draw < BORN_ELSEWHERE_SHARE:
+            return ALL_BIRTH_PROVINCES[int(draw / BORN_ELSEWHERE_SHARE * len(ALL_BIRTH_PROVINCES))]
+        if len(self.birth_provinces) == 1 or draw < LOCAL_NAMESAKE_SHARE:
             return self.birth_provinces[0]
-        return rng.choice(self.birth_provinces[1:])
+        return self.birth_provinces[1 + int(rng.random() * (len(self.birth_provinces) - 1))]
 
 
 class WardSampler:

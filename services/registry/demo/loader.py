@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -36,15 +37,10 @@ COPY_RESIDENCE_HISTORY = (
     " recorded_by, recorded_agency, reason) FROM STDIN (FORMAT BINARY)"
 )
 RESIDENCE_TYPES = ("varchar", "int2", "varchar", "text", "date", "date", "text", "text", "text")
+LOADED_TABLES = ("households", "residents", "residence_history")
 # Tables holding residents and what hangs off them. audit_log is deliberately absent: it is
 # append-only (a trigger refuses TRUNCATE) and records what happened to the replaced data.
-POPULATION_TABLES = (
-    "households",
-    "residents",
-    "residence_history",
-    "civil_status_history",
-    "civil_status_corrections",
-)
+POPULATION_TABLES = (*LOADED_TABLES, "civil_status_history", "civil_status_corrections")
 
 Cursor = psycopg.Cursor[TupleRow]
 
@@ -92,9 +88,7 @@ def load_population(
     with psycopg.connect(psycopg_conninfo(database_url)) as conn, conn.cursor() as cursor:
         # Taken before the emptiness check so that two loaders cannot both find it empty;
         # plain reads of the registry are not blocked.
-        cursor.execute(
-            "LOCK TABLE households, residents, residence_history IN SHARE ROW EXCLUSIVE MODE"
-        )
+        cursor.execute(f"LOCK TABLE {', '.join(LOADED_TABLES)} IN SHARE ROW EXCLUSIVE MODE")
         if replace:
             cursor.execute(f"TRUNCATE {', '.join(POPULATION_TABLES)} CASCADE")
         elif cursor.execute("SELECT EXISTS (SELECT FROM residents)").fetchone() != (False,):
@@ -111,13 +105,30 @@ def load_population(
                 yield resident
 
         written = copy_residents(cursor, residents())
+        sort_for_copy(residences)
         records = copy_residence_history(cursor, residences)
+        analyze_population(cursor)
     return LoadReport(
         residents=written,
         households=households,
         seconds=time.perf_counter() - started,
         residence_records=records,
     )
+
+
+def sort_for_copy(residences: list[ResidenceRow]) -> None:
+    """Orders residence rows by citizen id, in place.
+
+    The database then checks their foreign key and fills their citizen index page after
+    page instead of at random: it saves several times the second or so the sort takes.
+    """
+    residences.sort(key=itemgetter(0))
+
+
+def analyze_population(cursor: Cursor) -> None:
+    # Fresh statistics in the same transaction: the first demo queries after a load get
+    # good plans without waiting for autovacuum to notice a million new rows.
+    cursor.execute(f"ANALYZE {', '.join(LOADED_TABLES)}")
 
 
 def copy_households(cursor: Cursor, household_ids: Iterable[uuid.UUID]) -> int:

@@ -1,8 +1,8 @@
 """A deterministic demo population: households of 1-6 people, rows ready for COPY.
 
-The same ``(count, seed)`` always gives the same people, households, ids and addresses. Only
-the dates of temporary residence and of recent registrations are counted back from ``today``
-(so that they stay "current" whenever the demo runs); the random draws do not depend on it.
+The same ``(count, seed)`` always gives the same people: names, ids, birth dates, households
+and addresses. Only temporary residences and registration dates follow ``today``, so that they
+stay current whenever the demo runs.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ LAST_BIRTH_YEAR = 2024
 HEAD_BIRTH_YEAR_MODE = 1985
 # Household sizes, close to the 2019 census (mean ≈ 3.5 people).
 HOUSEHOLD_SIZES = WeightedChoice([("1", 11), ("2", 20), ("3", 22), ("4", 25), ("5", 12), ("6", 10)])
-TEMPORARY_RESIDENCE_SHARE = 0.08
+TEMPORARY_RESIDENCE_SHARE = 0.08  # of adults
+OPEN_ENDED_SHARE = 0.5  # temporary residences registered without an end date
 ADULT_AGE_DAYS = 6575  # 18 years
 MALE_BIRTH_SHARE = 0.53  # Vietnam's sex ratio at birth is about 112 boys per 100 girls
 SERIALS = 1_000_000
@@ -87,56 +88,60 @@ class DemoPopulation:
         self.count = count
         self.seed = seed
         self.today = today or dt.date.today()
+        if self.today.year <= LAST_BIRTH_YEAR:
+            raise ValueError(f"today must be after {LAST_BIRTH_YEAR}, the last birth year")
         rng = random.Random(seed)
-        wards = WardSampler()
-        plan: list[tuple[str, int]] = []
+        self._wards = WardSampler()
+        plan: list[tuple[WardProfile, int]] = []
         remaining = count
         while remaining > 0:
             size = min(int(HOUSEHOLD_SIZES.pick(rng)), remaining)
-            plan.append((wards.pick(rng).code, size))
+            plan.append((self._wards.pick(rng), size))
             remaining -= size
-        # Ward by ward, as a real migration would load them; with ascending household ids this
-        # also keeps the index inserts of a bulk load local (several times fewer page misses).
-        plan.sort(key=lambda household: household[0])
-        self.household_wards = tuple(ward for ward, _ in plan)
-        self.household_sizes = tuple(size for _, size in plan)
+        # Ward by ward, as a migration from local records would come, and with ascending
+        # household ids: both keep the index inserts and foreign-key look-ups of a bulk load
+        # on neighbouring pages, which cuts the database's share of the load time.
+        plan.sort(key=lambda household: household[0].code)
+        self._plan = plan
         self.household_ids = tuple(
             sorted(uuid.UUID(int=rng.getrandbits(128), version=4) for _ in plan)
         )
-        # People come from their own stream so that households can be written (and committed
-        # to the COPY) before the first person is drawn.
+        # People come from their own stream so that all households can be written before the
+        # first person is drawn.
         self._people_seed = rng.getrandbits(64)
+        self._moves_seed = rng.getrandbits(64)
 
     def people(self) -> Iterator[Person]:
         """Each resident with their residence records (permanent, and temporary if any)."""
         rng = random.Random(self._people_seed)
-        wards = WardSampler()
+        moves = random.Random(self._moves_seed)
+        wards = self._wards
         names = NamePicker()
         serials: dict[int, int] = {}
         today = self.today.toordinal()
-        households = zip(
-            self.household_ids, self.household_wards, self.household_sizes, strict=True
-        )
-        for household_id, ward_code, size in households:
-            ward = wards.profile(ward_code)
+        for household_id, (ward, size) in zip(self.household_ids, self._plan, strict=True):
             street = ward.street_line(rng)
             members = _members(rng, names, ward, size)
             head_year = members[0][2]
             # When the household registered here: once the head was an adult, before today.
             adult_head = max(_JAN_1[head_year + 18], _EARLIEST_REGISTRATION)
-            since = rng.randint(min(adult_head, today - 30), today - 30)
+            earliest = min(adult_head, today - 30)
+            since = earliest + int(rng.random() * (today - 30 - earliest + 1))
             for relationship, sex, year, family_name in members:
-                birth = _JAN_1[year] + rng.randrange(_JAN_1[year + 1] - _JAN_1[year])
+                # random() arithmetic instead of randrange: this loop runs once per resident.
+                birth = _JAN_1[year] + int(rng.random() * (_JAN_1[year + 1] - _JAN_1[year]))
                 birth_date = dt.date.fromordinal(birth)
-                full_name, name_key = names.full_name(rng, family_name, _SEXES[sex], year)
+                sex_of = _SEXES[sex]
+                full_name, name_key = names.full_name(rng, family_name, sex_of, year)
                 province = ward.birth_province(rng)
                 prefix = (province * 10 + sex) * 10_000 + year
                 issued = serials.get(prefix, 0)
                 if issued >= SERIALS:
                     raise RuntimeError(f"more than {SERIALS} ids for one prefix {prefix}")
                 serials[prefix] = issued + 1
+                # The offset makes each prefix start its serials somewhere else.
                 serial = (issued * SERIAL_STRIDE + prefix * 7_919) % SERIALS
-                cid = citizen_id.compose(province, _SEXES[sex], year, serial)
+                cid = citizen_id.compose(province, sex_of, year, serial)
                 permanent = (
                     cid,
                     _PERMANENT,
@@ -148,14 +153,17 @@ class DemoPopulation:
                     RECORDED_AGENCY,
                     REASON,
                 )
-                if birth <= today - ADULT_AGE_DAYS and rng.random() < TEMPORARY_RESIDENCE_SHARE:
-                    temp_ward = wards.pick_other(rng, ward)
-                    temp_street = temp_ward.street_line(rng)
-                    temp_from = dt.date.fromordinal(today - rng.randint(0, 730))
+                # Drawn for everyone, adult or not, so that the main stream never depends on
+                # ``today``; the details come from a stream of their own for the same reason.
+                moves_here = rng.random() < TEMPORARY_RESIDENCE_SHARE
+                if moves_here and birth <= today - ADULT_AGE_DAYS:
+                    temp_ward = wards.pick_other(moves, ward)
+                    temp_street = temp_ward.street_line(moves)
+                    temp_from = dt.date.fromordinal(today - int(moves.random() * 731))
                     temp_to = (
                         None
-                        if rng.random() < 0.5
-                        else dt.date.fromordinal(today + rng.randint(30, 1095))
+                        if moves.random() < OPEN_ENDED_SHARE
+                        else dt.date.fromordinal(today + 30 + int(moves.random() * 1066))
                     )
                     temporary = (
                         cid,
@@ -189,8 +197,8 @@ def _members(rng: random.Random, names: NamePicker, ward: WardProfile, size: int
         parents = 2 if size >= 4 and rng.random() < 0.5 else 1
     spouse = size - parents >= 2 and rng.random() < (0.7 if size == 2 else 0.88)
     children = size - 1 - parents - int(spouse)
-    # Parents of the head were born 18-45 years before the head and from 1930 on; children
-    # are born when both partners are 18-45 and by 2024.
+    # Parents are 18-45 years older than their children: 19-44 in birth years, whatever the
+    # days. Everyone is born from 1930 to 2024, and the head is an adult.
     earliest = FIRST_BIRTH_YEAR + (25 if parents else 10)
     latest = LAST_BIRTH_YEAR - (24 if children else 18)
     head_year = int(rng.triangular(earliest, latest, HEAD_BIRTH_YEAR_MODE))
@@ -211,14 +219,15 @@ def _members(rng: random.Random, names: NamePicker, ward: WardProfile, size: int
         if spouse_sex == _MALE:
             father_family = spouse_family
     if parents:
-        father_year = rng.randint(max(FIRST_BIRTH_YEAR, head_year - 45), head_year - 18)
+        oldest, youngest = max(FIRST_BIRTH_YEAR, head_year - 44), head_year - 19
+        father_year = rng.randint(oldest, youngest)
         members.append((_PARENT, _MALE, father_year, head_family))
         if parents == 2:
-            mother_year = rng.randint(max(FIRST_BIRTH_YEAR, head_year - 45), head_year - 18)
+            mother_year = min(max(father_year + rng.randint(-2, 6), oldest), youngest)
             mother_family = names.family_name(rng, southern=ward.southern)
             members.append((_PARENT, _FEMALE, mother_year, mother_family))
-    first_child = max(years) + 18
-    last_child = min(min(years) + 45, LAST_BIRTH_YEAR)
+    first_child = max(years) + 19
+    last_child = min(min(years) + 44, LAST_BIRTH_YEAR)
     for _ in range(children):
         child_sex = _MALE if rng.random() < MALE_BIRTH_SHARE else _FEMALE
         members.append((_CHILD, child_sex, rng.randint(first_child, last_child), father_family))
