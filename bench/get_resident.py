@@ -315,6 +315,7 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 async def _drive(args: argparse.Namespace, database_url: str) -> int:
     from services.kit.auth import (
+        EVERY_WARD,
         Identity,
         TokenIssuer,
         generate_private_key_pem,
@@ -331,6 +332,7 @@ async def _drive(args: argparse.Namespace, database_url: str) -> int:
             subject="bench-get-resident",
             agency="bench",
             roles=frozenset({ROLE}),
+            wards=EVERY_WARD,
             purpose="performance benchmark",
         )
     )

@@ -2,10 +2,10 @@
 
 Closed loop: ``concurrency`` workers each keep exactly one call in flight, issuing the next as
 soon as the previous one returns, so the offered load adapts to the server instead of queueing
-without bound. A warm-up period (connections, pools, caches, JIT-less Python's first-call
-costs) is run and thrown away, then calls completing within the measuring window are counted:
-the window ends after ``seconds`` or once ``max_calls`` calls were counted, whichever comes
-first, and the calls still in flight are awaited (bounded by ``drain_seconds``) but not counted.
+without bound. A warm-up period (connections, pools, caches, first-call costs) is run and
+thrown away, then calls completing within the measuring window are counted: the window ends
+after ``seconds`` or once ``max_calls`` calls were counted, whichever comes first, and the
+calls still in flight are awaited (bounded by ``drain_seconds``) but not counted.
 
 Process layout. The load generator must not run in the server's process: both are Python
 and grpc.aio, and sharing one event loop and one GIL would make each call pay for the other
@@ -14,8 +14,8 @@ under test as a separate process (see ``bench.get_resident``) and drives it from
 process over loopback (127.0.0.1 only). On a small machine the two processes and the database
 still compete for the same cores, so absolute numbers say little; compare a real RPC with a
 bare echo served by the same stack in the same run (``bench.echo``). ``cpu_probes`` help read
-the result: each returns a cumulative CPU-seconds counter (this process, the server process,
-the database) and the result reports how much each used per counted call.
+the result: each returns a cumulative CPU-seconds counter (this process, the server process)
+and the result reports how much each used per counted call, which tells whose CPU runs out.
 """
 
 from __future__ import annotations

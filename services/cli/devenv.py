@@ -10,7 +10,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.kit.auth import Identity, TokenIssuer, generate_private_key_pem, public_key_pem
+from services.kit.auth import (
+    EVERY_WARD,
+    Identity,
+    TokenIssuer,
+    generate_private_key_pem,
+    public_key_pem,
+)
 
 # Demo personas: who a partner agency's caller typically is. Tokens last a day.
 PERSONAS: dict[str, Identity] = {
@@ -32,28 +38,28 @@ PERSONAS: dict[str, Identity] = {
         "officer.civil1",
         "so-tu-phap-ha-noi",
         frozenset({"civil_status_officer"}),
-        frozenset(),
+        EVERY_WARD,
         "civil-status",
     ),
     "civil-status-approver": Identity(
         "officer.civil2",
         "so-tu-phap-ha-noi",
         frozenset({"civil_status_officer"}),
-        frozenset(),
+        EVERY_WARD,
         "civil-status",
     ),
     "health-agency": Identity(
         "cdc.hanoi",
         "cdc-ha-noi",
         frozenset({"health_agency"}),
-        frozenset(),
+        EVERY_WARD,
         "epidemic-control",
     ),
     "service": Identity(
         "dancu-internal",
         "dancu",
         frozenset({"service"}),
-        frozenset(),
+        EVERY_WARD,
         "inter-service",
     ),
 }

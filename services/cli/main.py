@@ -47,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--subject")
     token.add_argument("--agency", default="dev")
     token.add_argument("--role", action="append", default=[])
-    token.add_argument("--ward", action="append", default=[])
+    token.add_argument(
+        "--ward", action="append", default=[], help='a ward code, or "*" for every ward'
+    )
     token.add_argument("--purpose", default="development")
     token.add_argument("--ttl", type=int, default=3600, help="seconds")
 

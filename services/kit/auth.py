@@ -34,6 +34,12 @@ PURPOSE_METADATA_KEY = "x-dancu-purpose"
 AUTH_ERROR_DOMAIN = "auth.dancu"
 
 
+# The ward list that means "every ward". Scope is always explicit: a token naming no wards
+# sees no resident, so an issuer that forgets the wards fails closed.
+NATIONWIDE = "*"
+EVERY_WARD = frozenset({NATIONWIDE})
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who is calling, for whom, and why."""
@@ -47,8 +53,8 @@ class Identity:
 
     @property
     def nationwide(self) -> bool:
-        """A caller with no ward list is not ward-scoped (national agencies, services)."""
-        return not self.wards
+        """National agencies and services carry the ward list ``["*"]``."""
+        return NATIONWIDE in self.wards
 
     def sees_ward(self, ward_code: str | None) -> bool:
         return self.nationwide or (ward_code is not None and ward_code in self.wards)

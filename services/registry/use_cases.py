@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from services.kit.audit import AuditEvent
 from services.kit.auth import Identity
-from services.kit.errors import Forbidden, NotFound, PreconditionFailed, Validator
+from services.kit.errors import DomainError, Forbidden, NotFound, PreconditionFailed, Validator
 from services.kit.pagination import PageRequest
 from services.kit.request_ids import IdempotencyKey, StoredResponse
 from services.registry.domain import matching, names, rules
@@ -89,6 +90,37 @@ async def _visible_resident(
     return resident
 
 
+@asynccontextmanager
+async def _transaction(
+    reg: Registry,
+    identity: Identity,
+    action: str,
+    resource_ids: Sequence[str],
+    request_id: str | None = None,
+) -> AsyncIterator[UnitOfWork]:
+    """A unit of work whose refusal is audited too.
+
+    A rule that refuses the call rolls the transaction back, audit row included; the attempt
+    itself (who tried what on whose record) is then recorded in a transaction of its own.
+    """
+    try:
+        async with reg.uow(identity) as uow:
+            yield uow
+    except DomainError as refusal:
+        async with reg.uow(identity) as uow:
+            await uow.audit(
+                AuditEvent(
+                    action,
+                    RESIDENT,
+                    tuple(resource_ids),
+                    f"refused:{refusal.reason}",
+                    request_id,
+                )
+            )
+            await uow.commit()
+        raise
+
+
 async def _replay(
     uow: UnitOfWork, method: str, key: IdempotencyKey, ids: Sequence[str]
 ) -> StoredResponse | None:
@@ -117,16 +149,12 @@ async def register_resident(
     if not identity.sees_ward(cmd.permanent_residence.ward_code):
         raise Forbidden("OUT_OF_JURISDICTION", "the permanent residence is outside your wards")
     method = "RegisterResident"
-    async with reg.uow(identity) as uow:
+    async with _transaction(reg, identity, method, [cmd.citizen_id], key.request_id) as uow:
         replayed = await _replay(uow, method, key, [cmd.citizen_id])
         if replayed is not None:
             return replayed
-        if await uow.residents.get(cmd.citizen_id) is not None:
-            raise PreconditionFailed(
-                "CITIZEN_ID_TAKEN", "a resident with this citizen id is already registered"
-            )
         household_id = await _household_for(uow, cmd)
-        resident = await uow.residents.add(
+        added = await uow.residents.add(
             Resident(
                 citizen_id=cmd.citizen_id,
                 full_name=names.normalise(cmd.full_name),
@@ -138,6 +166,11 @@ async def register_resident(
                 temporary_residence=cmd.temporary_residence,
             )
         )
+        if added is None:
+            raise PreconditionFailed(
+                "CITIZEN_ID_TAKEN", "a resident with this citizen id is already registered"
+            )
+        resident = added
         actor = _actor(identity)
         await uow.residents.add_residence_record(
             resident.citizen_id,
@@ -168,7 +201,7 @@ async def _household_for(uow: UnitOfWork, cmd: RegisterResident) -> str:
         household_id = str(uuid.uuid4())
         await uow.residents.add_household(household_id)
         return household_id
-    if not await uow.residents.household_exists(cmd.household_id):
+    if not await uow.residents.lock_household(cmd.household_id):
         raise NotFound("HOUSEHOLD_NOT_FOUND", "no such household")
     if cmd.relationship_to_head is Relationship.HEAD and await uow.residents.household_head(
         cmd.household_id
@@ -279,16 +312,20 @@ async def verify_identities(
     v.raise_if_any()
     problems = [matching.claim_problem(claim) for claim in claims]
     valid = [claim for claim, problem in zip(claims, problems, strict=True) if not problem]
+    # A ward-scoped caller verifies against its own wards' residents only: anyone else is
+    # NO_MATCH, as GetResident would answer NOT_FOUND.
+    wards = None if identity.nationwide else identity.wards
+    today = reg.today()
     async with reg.uow(identity) as uow:
         by_id = await uow.residents.candidates_by_id(
-            [claim.citizen_id for claim in valid if claim.citizen_id]
+            [claim.citizen_id for claim in valid if claim.citizen_id], wards, today
         )
         name_keys = [
             (names.fold(c.full_name), c.birth_date)
             for c in valid
             if c.birth_date is not None and (not c.citizen_id or c.citizen_id not in by_id)
         ]
-        by_name = await uow.residents.candidates_by_name_and_birth(name_keys)
+        by_name = await uow.residents.candidates_by_name_and_birth(name_keys, wards, today)
         results = []
         for index, (claim, problem) in enumerate(zip(claims, problems, strict=True)):
             if problem:
@@ -326,7 +363,7 @@ async def update_residence(
     rules.validate_residence_update(cmd, reg.wards.exists)
     method = "UpdateResidence"
     today = reg.today()
-    async with reg.uow(identity) as uow:
+    async with _transaction(reg, identity, method, [cmd.citizen_id], key.request_id) as uow:
         replayed = await _replay(uow, method, key, [cmd.citizen_id])
         if replayed is not None:
             return replayed
@@ -425,7 +462,7 @@ async def list_residence_history(
     v = Validator()
     rules.check_citizen_id(v, citizen_id)
     v.raise_if_any()
-    async with reg.uow(identity) as uow:
+    async with _transaction(reg, identity, "ListResidenceHistory", [citizen_id]) as uow:
         await _visible_resident(reg, uow, identity, citizen_id)
         rows = await uow.residents.residence_history(citizen_id, page.after, page.size + 1)
         await uow.audit(AuditEvent("ListResidenceHistory", RESIDENT, (citizen_id,), "ok"))
@@ -447,12 +484,14 @@ async def get_household(
         )
     v.raise_if_any()
     today = reg.today()
-    async with reg.uow(identity) as uow:
+    async with _transaction(reg, identity, "GetHousehold", [citizen_id or household_id]) as uow:
         if citizen_id:
             household_id = (await _visible_resident(reg, uow, identity, citizen_id)).household_id
-        members = await uow.residents.household_members(household_id)
-        residents = await uow.residents.get_many([m.citizen_id for m in members])
-        if not members or not any(_visible(identity, r, today) for r in residents.values()):
+        everyone = await uow.residents.household_members(household_id)
+        residents = await uow.residents.get_many([m.citizen_id for m in everyone])
+        # A ward-scoped caller sees the members living in its wards, not relatives elsewhere.
+        members = [m for m in everyone if _visible(identity, residents[m.citizen_id], today)]
+        if not members:
             raise NotFound("HOUSEHOLD_NOT_FOUND", "no such household")
         await uow.audit(
             AuditEvent("GetHousehold", HOUSEHOLD, tuple(m.citizen_id for m in members), "ok")
@@ -470,7 +509,7 @@ async def register_death(
 ) -> Resident | StoredResponse:
     death = rules.validate_death(cmd, reg.today())
     method = "RegisterDeath"
-    async with reg.uow(identity) as uow:
+    async with _transaction(reg, identity, method, [cmd.citizen_id], key.request_id) as uow:
         replayed = await _replay(uow, method, key, [cmd.citizen_id])
         if replayed is not None:
             return replayed
@@ -517,7 +556,7 @@ async def propose_correction(
     rules.validate_correction(cmd)
     assert cmd.corrected_status is not None
     method = "ProposeCivilStatusCorrection"
-    async with reg.uow(identity) as uow:
+    async with _transaction(reg, identity, method, [cmd.citizen_id], key.request_id) as uow:
         replayed = await _replay(uow, method, key, [cmd.citizen_id])
         if replayed is not None:
             return replayed
@@ -553,8 +592,10 @@ async def correct_civil_status(
     )
     v.raise_if_any()
     method = "CorrectCivilStatus"
-    async with reg.uow(identity) as uow:
-        replayed = await _replay(uow, method, key, [])
+    async with _transaction(reg, identity, method, [], key.request_id) as uow:
+        proposal = await uow.residents.get_correction(correction_id)
+        subject = [proposal.citizen_id] if proposal is not None else []
+        replayed = await _replay(uow, method, key, subject)
         if replayed is not None:
             return replayed
         correction = await uow.residents.get_correction(correction_id, for_update=True)
@@ -597,7 +638,7 @@ async def list_civil_status_history(
     v = Validator()
     rules.check_citizen_id(v, citizen_id)
     v.raise_if_any()
-    async with reg.uow(identity) as uow:
+    async with _transaction(reg, identity, "ListCivilStatusHistory", [citizen_id]) as uow:
         await _visible_resident(reg, uow, identity, citizen_id)
         records = list(await uow.residents.civil_status_history(citizen_id))
         await uow.audit(AuditEvent("ListCivilStatusHistory", RESIDENT, (citizen_id,), "ok"))

@@ -25,7 +25,7 @@ from google.type.date_pb2 import Date
 from grpc_status import rpc_status
 from psycopg.rows import DictRow, dict_row
 
-from services.kit.auth import Identity, TokenIssuer
+from services.kit.auth import EVERY_WARD, Identity, TokenIssuer
 from services.registry.domain.citizen_id import compose
 from services.registry.domain.model import Sex
 
@@ -45,20 +45,22 @@ VIETNAM = dt.timezone(dt.timedelta(hours=7))
 SERVICE = "dancu.registry.v1.RegistryService"
 
 # The callers. Subjects and agencies are what the audit log must name.
-REGISTRAR = Identity("registrar-hn-01", "cong-an-ha-noi", frozenset({"registrar"}))
+REGISTRAR = Identity("registrar-hn-01", "cong-an-ha-noi", frozenset({"registrar"}), EVERY_WARD)
 HOAN_KIEM_REGISTRAR = Identity(
     "registrar-hk-01", "cong-an-hoan-kiem", frozenset({"registrar"}), frozenset({HOAN_KIEM})
 )
 HOAN_KIEM_POLICE = Identity(
     "police-hk-07", "cong-an-hoan-kiem", frozenset({"ward_police"}), frozenset({HOAN_KIEM})
 )
-CIVIL_OFFICER = Identity("civil-hn-01", "so-tu-phap-ha-noi", frozenset({"civil_status_officer"}))
-SECOND_CIVIL_OFFICER = Identity(
-    "civil-hn-02", "so-tu-phap-ha-noi", frozenset({"civil_status_officer"})
+CIVIL_OFFICER = Identity(
+    "civil-hn-01", "so-tu-phap-ha-noi", frozenset({"civil_status_officer"}), EVERY_WARD
 )
-HEALTH_AGENCY = Identity("cdc-hn-import", "cdc-ha-noi", frozenset({"health_agency"}))
-SERVICE_CALLER = Identity("svc-case-status", "dancu", frozenset({"service"}))
-NO_ROLE = Identity("visitor-01", "unknown-agency", frozenset({"visitor"}))
+SECOND_CIVIL_OFFICER = Identity(
+    "civil-hn-02", "so-tu-phap-ha-noi", frozenset({"civil_status_officer"}), EVERY_WARD
+)
+HEALTH_AGENCY = Identity("cdc-hn-import", "cdc-ha-noi", frozenset({"health_agency"}), EVERY_WARD)
+SERVICE_CALLER = Identity("svc-case-status", "dancu", frozenset({"service"}), EVERY_WARD)
+NO_ROLE = Identity("visitor-01", "unknown-agency", frozenset({"visitor"}), EVERY_WARD)
 
 _serials = itertools.count(1)
 _tags = itertools.count(0)

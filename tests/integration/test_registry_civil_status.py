@@ -7,7 +7,6 @@ import uuid
 from typing import TYPE_CHECKING
 
 import grpc
-import pytest
 from dancu.registry.v1 import registry_service_pb2 as pb
 from dancu.registry.v1 import resident_pb2 as rpb
 
@@ -542,11 +541,6 @@ async def test_a_request_id_cannot_be_reused_for_another_method(
     assert await registry_db.count("civil_status_corrections", deceased.citizen_id) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="use_cases.correct_civil_status audits a replay with no resource ids: the audit log "
-    "does not say whose record the replayed response disclosed",
-)
 async def test_a_replayed_approval_is_audited_against_the_resident(
     registrar: RegistryServiceAsyncStub,
     civil_officer: RegistryServiceAsyncStub,

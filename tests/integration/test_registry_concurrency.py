@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 import psycopg
-import pytest
 from dancu.registry.v1 import registry_service_pb2 as pb
 from dancu.registry.v1 import resident_pb2 as rpb
 from psycopg import sql
@@ -93,11 +92,6 @@ async def test_concurrent_retries_of_one_registration_register_once(
     assert await registry_db.count("residence_history", request.citizen_id) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="use_cases.register_resident checks the citizen id, then inserts: a concurrent "
-    "registration of the same id fails on the primary key and becomes INTERNAL",
-)
 async def test_concurrent_registrations_of_one_citizen_id_leave_one_clear_refusal(
     registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase, registry_database_url: str
 ) -> None:
@@ -164,11 +158,6 @@ async def test_concurrent_reports_of_one_death_record_it_once(
     assert len(await registry_db.outbox(resident.citizen_id)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="use_cases._household_for checks for a living head, then inserts, without locking "
-    "the household: two concurrent new heads are both registered",
-)
 async def test_a_household_keeps_one_living_head(
     registrar: RegistryServiceAsyncStub,
     civil_officer: RegistryServiceAsyncStub,
@@ -199,11 +188,6 @@ async def test_a_household_keeps_one_living_head(
     assert living_heads == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Household.head_citizen_id takes the first HEAD member, and members are ordered by "
-    "birth date: the deceased former head is named head, not the living one",
-)
 async def test_the_head_of_a_household_is_its_living_head(
     registrar: RegistryServiceAsyncStub,
     civil_officer: RegistryServiceAsyncStub,

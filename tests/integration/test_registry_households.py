@@ -165,3 +165,27 @@ async def test_household_of_another_ward_is_not_found_for_a_ward_scoped_caller(
         error = await expect_error(ward_police.GetHousehold(request), grpc.StatusCode.NOT_FOUND)
         assert head.citizen_id not in error.text
         assert head.full_name not in error.text
+
+
+async def test_a_ward_scoped_caller_sees_only_the_members_living_in_its_wards(
+    registrar: RegistryServiceAsyncStub, ward_police: RegistryServiceAsyncStub
+) -> None:
+    head = await register(registrar)
+    # A relative registered in the household but living permanently in another ward.
+    elsewhere = await register(
+        registrar,
+        ward=BA_DINH,
+        household_id=head.household_id,
+        relationship=rpb.RELATIONSHIP_CHILD,
+        birth_date=dt.date(2010, 6, 1),
+    )
+
+    full = await registrar.GetHousehold(pb.GetHouseholdRequest(household_id=head.household_id))
+    scoped = await ward_police.GetHousehold(pb.GetHouseholdRequest(citizen_id=head.citizen_id))
+
+    assert {m.citizen_id for m in full.household.members} == {
+        head.citizen_id,
+        elsewhere.citizen_id,
+    }
+    assert [m.citizen_id for m in scoped.household.members] == [head.citizen_id]
+    assert scoped.household.head_citizen_id == head.citizen_id

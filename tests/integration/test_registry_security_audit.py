@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from services.kit.auth import Identity, TokenIssuer, generate_private_key_pem
+from services.kit.auth import EVERY_WARD, Identity, TokenIssuer, generate_private_key_pem
 from services.registry.domain.model import Sex
 from tests.integration.registry_client import (
     BA_DINH,
@@ -155,7 +155,9 @@ async def test_a_caller_without_a_registry_role_is_denied(
 async def test_each_role_reaches_exactly_its_rpcs(
     registry_clients: RegistryClients, role: str
 ) -> None:
-    stub = registry_clients.stub(Identity(f"{role}-matrix", "matrix", frozenset({role})))
+    stub = registry_clients.stub(
+        Identity(f"{role}-matrix", "matrix", frozenset({role}), EVERY_WARD)
+    )
     reached = set()
     for method, request in METHODS.items():
         with pytest.raises(grpc.aio.AioRpcError) as info:
@@ -301,11 +303,6 @@ async def test_a_ward_scoped_registrar_changes_residences_only_into_or_within_it
     assert moved.resident.permanent_residence.ward_code == HOAN_KIEM
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="use_cases.verify_identities ignores the caller's wards: a ward-scoped caller "
-    "learns citizen id, name, birth date and wards of residents it cannot GetResident",
-)
 async def test_verify_identities_does_not_reveal_residents_outside_the_callers_wards(
     registrar: RegistryServiceAsyncStub, ward_police: RegistryServiceAsyncStub
 ) -> None:
@@ -516,3 +513,17 @@ async def test_error_details_carry_no_personal_data(
         assert error.reason, error
         for secret in (name, cid, "Bảo Mật", "bao mat"):
             assert secret not in error.text, error
+
+
+async def test_a_refused_change_is_audited_though_the_change_rolled_back(
+    registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
+) -> None:
+    first = await register(registrar)
+    again = registration(citizen_id=first.citizen_id)
+
+    await expect_error(registrar.RegisterResident(again), grpc.StatusCode.FAILED_PRECONDITION)
+
+    rows = await registry_db.audit("RegisterResident", first.citizen_id)
+    assert [row["outcome"] for row in rows] == ["ok", "refused:CITIZEN_ID_TAKEN"]
+    assert rows[1]["request_id"] == again.request_id
+    assert rows[1]["subject"] == "registrar-hn-01"

@@ -12,14 +12,15 @@ from cryptography.hazmat.primitives import serialization
 
 from services.kit.auth import (
     AUDIENCE,
+    EVERY_WARD,
     ISSUER,
     Identity,
     TokenIssuer,
     TokenVerifier,
-    Unauthenticated,
     generate_private_key_pem,
     public_key_pem,
 )
+from services.kit.errors import Unauthenticated
 
 OFFICER = Identity(
     subject="officer-17",
@@ -59,15 +60,22 @@ def test_round_trip_preserves_the_identity(issuer: TokenIssuer, verifier: TokenV
     assert verifier.verify(issuer.issue(OFFICER)) == OFFICER
 
 
-def test_nationwide_identity_round_trips_without_wards(
+def test_nationwide_identity_round_trips_with_the_every_ward_scope(
     issuer: TokenIssuer, verifier: TokenVerifier
 ) -> None:
-    service = Identity(subject="case-status", agency="dancu", roles=frozenset({"service"}))
+    service = Identity("case-status", "dancu", frozenset({"service"}), EVERY_WARD)
     verified = verifier.verify(issuer.issue(service))
     assert verified == service
     assert verified.nationwide
     assert verified.sees_ward("26734")
     assert not verifier.verify(issuer.issue(OFFICER)).sees_ward("26734")
+
+
+def test_a_token_naming_no_wards_sees_no_ward(issuer: TokenIssuer, verifier: TokenVerifier) -> None:
+    unscoped = Identity(subject="forgetful", agency="x", roles=frozenset({"ward_police"}))
+    verified = verifier.verify(issuer.issue(unscoped))
+    assert not verified.nationwide
+    assert not verified.sees_ward("00070")
 
 
 def test_token_names_issuer_audience_and_lifetime(issuer: TokenIssuer) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    case,
     cast,
     func,
     literal,
@@ -136,14 +137,17 @@ def _candidate(row: Any) -> Candidate:
     )
 
 
-_CANDIDATE_COLUMNS = (
-    r.citizen_id,
-    r.full_name,
-    r.birth_date,
-    r.perm_ward_code,
-    r.temp_ward_code,
-    r.civil_status,
-)
+def _candidate_columns(today: dt.date) -> tuple[ColumnElement[Any], ...]:
+    """A candidate's columns; the temporary ward only while that residence is active."""
+    active_temp_ward = case((_temporary_active(today), r.temp_ward_code), else_=None)
+    return (
+        r.citizen_id,
+        r.full_name,
+        r.birth_date,
+        r.perm_ward_code,
+        active_temp_ward.label("temp_ward_code"),
+        r.civil_status,
+    )
 
 
 def _actor(subject: str | None, agency: str | None) -> Actor | None:
@@ -165,13 +169,18 @@ class SqlResidentRepository:
         rows = await self._conn.execute(select(residents).where(r.citizen_id.in_(citizen_ids)))
         return {row.citizen_id: _resident(row) for row in rows}
 
-    async def add(self, resident: Resident) -> Resident:
+    async def add(self, resident: Resident) -> Resident | None:
+        # ON CONFLICT waits for a concurrent insert of the same id to commit or roll back, so
+        # of two racing registrations exactly one gets the row and the other None.
         row = (
             await self._conn.execute(
-                residents.insert().values(**_resident_columns(resident)).returning(residents)
+                insert(residents)
+                .values(**_resident_columns(resident))
+                .on_conflict_do_nothing(index_elements=[r.citizen_id])
+                .returning(residents)
             )
-        ).one()
-        return _resident(row)
+        ).first()
+        return _resident(row) if row is not None else None
 
     async def update(self, resident: Resident) -> Resident:
         columns = _resident_columns(resident)
@@ -188,9 +197,11 @@ class SqlResidentRepository:
             raise LookupError("resident changed concurrently despite the row lock")
         return _resident(row)
 
-    async def household_exists(self, household_id: str) -> bool:
+    async def lock_household(self, household_id: str) -> bool:
+        # The row lock serialises changes to one household's membership (a new head), so two
+        # concurrent registrations cannot both see "no living head".
         found = await self._conn.scalar(
-            select(literal(True)).where(households.c.household_id == household_id)
+            select(literal(True)).where(households.c.household_id == household_id).with_for_update()
         )
         return bool(found)
 
@@ -271,18 +282,21 @@ class SqlResidentRepository:
         )
         return [_resident(row) for row in rows]
 
-    async def candidates_by_id(self, citizen_ids: Sequence[str]) -> Mapping[str, Candidate]:
+    async def candidates_by_id(
+        self, citizen_ids: Sequence[str], wards: frozenset[str] | None, today: dt.date
+    ) -> Mapping[str, Candidate]:
         if not citizen_ids:
             return {}
         # One array parameter, whatever the batch size: citizen_id = ANY($1) uses the key.
         wanted = _array(sorted(set(citizen_ids)), String())
-        rows = await self._conn.execute(
-            select(*_CANDIDATE_COLUMNS).where(r.citizen_id == func.any(wanted))
-        )
+        query = select(*_candidate_columns(today)).where(r.citizen_id == func.any(wanted))
+        if wards is not None:
+            query = query.where(_lives_in(wards, today))
+        rows = await self._conn.execute(query)
         return {row.citizen_id: _candidate(row) for row in rows}
 
     async def candidates_by_name_and_birth(
-        self, keys: Sequence[tuple[str, dt.date]]
+        self, keys: Sequence[tuple[str, dt.date]], wards: frozenset[str] | None, today: dt.date
     ) -> Mapping[tuple[str, dt.date], Sequence[Candidate]]:
         if not keys:
             return {}
@@ -294,14 +308,13 @@ class SqlResidentRepository:
             .table_valued("name_key", "birth_date")
             .render_derived(name="wanted")
         )
-        rows = await self._conn.execute(
-            select(*_CANDIDATE_COLUMNS, r.name_key)
-            .join(
-                wanted,
-                and_(r.name_key == wanted.c.name_key, r.birth_date == wanted.c.birth_date),
-            )
-            .order_by(r.citizen_id)
+        query = select(*_candidate_columns(today), r.name_key).join(
+            wanted,
+            and_(r.name_key == wanted.c.name_key, r.birth_date == wanted.c.birth_date),
         )
+        if wards is not None:
+            query = query.where(_lives_in(wards, today))
+        rows = await self._conn.execute(query.order_by(r.citizen_id))
         found: dict[tuple[str, dt.date], list[Candidate]] = {}
         for row in rows:
             found.setdefault((row.name_key, row.birth_date), []).append(_candidate(row))
@@ -444,15 +457,18 @@ def _array(values: Sequence[Any], item_type: TypeEngine[Any]) -> ColumnElement[A
     return cast(literal(list(values), ARRAY(item_type)), ARRAY(item_type))
 
 
+def _temporary_active(today: dt.date) -> ColumnElement[bool]:
+    return and_(
+        r.temp_valid_from <= today,
+        or_(r.temp_valid_to.is_(None), r.temp_valid_to >= today),
+    )
+
+
 def _lives_in(wards: set[str] | frozenset[str], today: dt.date) -> ColumnElement[bool]:
     ward_list = sorted(wards)
     return or_(
         r.perm_ward_code.in_(ward_list),
-        and_(
-            r.temp_ward_code.in_(ward_list),
-            r.temp_valid_from <= today,
-            or_(r.temp_valid_to.is_(None), r.temp_valid_to >= today),
-        ),
+        and_(r.temp_ward_code.in_(ward_list), _temporary_active(today)),
     )
 
 

@@ -127,8 +127,12 @@ class Household:
 
     @property
     def head_citizen_id(self) -> str | None:
+        """The living head; a deceased head stays a member (history) but heads no more."""
         for member in self.members:
-            if member.relationship_to_head is Relationship.HEAD:
+            if (
+                member.relationship_to_head is Relationship.HEAD
+                and member.civil_status is CivilStatus.ALIVE
+            ):
                 return member.citizen_id
         return None
 
