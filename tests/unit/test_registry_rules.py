@@ -37,7 +37,7 @@ from services.registry.domain.model import (
 TODAY = dt.date(2021, 9, 18)
 HOAN_KIEM = "00070"
 BA_DINH = "00004"
-CUA_NAM = "00082"
+CUA_NAM = "00073"
 KNOWN_WARDS = frozenset({HOAN_KIEM, BA_DINH, CUA_NAM})
 HOME = Address(HOAN_KIEM, "12 Hàng Bồ")
 LODGING = Address(CUA_NAM, "5 Trần Hưng Đạo")

@@ -38,8 +38,9 @@ residents = Table(
     metadata,
     Column("citizen_id", String(12), primary_key=True),
     Column("full_name", Text, nullable=False),
-    # names.fold(full_name): lower case, no diacritics, single spaces. Searched by prefix.
-    Column("name_key", Text, nullable=False),
+    # names.fold(full_name): lower case, no diacritics, single spaces. Collation "C" (it is
+    # plain ASCII anyway) lets one btree index serve both a prefix LIKE and ORDER BY name_key.
+    Column("name_key", Text(collation="C"), nullable=False),
     Column("birth_date", Date, nullable=False),
     Column("sex", SmallInteger, nullable=False),
     Column(
@@ -67,7 +68,8 @@ residents = Table(
         "(civil_status = 2) = (death_date IS NOT NULL)", name="deceased_iff_death_date"
     ),
     Index("residents_name_key_birth", "name_key", "birth_date"),
-    Index("residents_name_key_prefix", "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
+    # Name search pages in (name_key, citizen_id) order: prefix range and keyset in one index.
+    Index("residents_name_key", "name_key", "citizen_id"),
     Index("residents_birth_date", "birth_date"),
     Index("residents_perm_ward", "perm_ward_code", "citizen_id"),
     Index(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 03:15:08.748408
+Create Date: 2026-11-28 03:37:07.186981
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def upgrade() -> None:
     op.create_table('residents',
     sa.Column('citizen_id', sa.String(length=12), nullable=False),
     sa.Column('full_name', sa.Text(), nullable=False),
-    sa.Column('name_key', sa.Text(), nullable=False),
+    sa.Column('name_key', sa.Text(collation='C'), nullable=False),
     sa.Column('birth_date', sa.Date(), nullable=False),
     sa.Column('sex', sa.SmallInteger(), nullable=False),
     sa.Column('household_id', sa.UUID(as_uuid=False), nullable=False),
@@ -92,8 +92,8 @@ def upgrade() -> None:
     )
     op.create_index('residents_birth_date', 'residents', ['birth_date'], unique=False)
     op.create_index('residents_household', 'residents', ['household_id'], unique=False)
+    op.create_index('residents_name_key', 'residents', ['name_key', 'citizen_id'], unique=False)
     op.create_index('residents_name_key_birth', 'residents', ['name_key', 'birth_date'], unique=False)
-    op.create_index('residents_name_key_prefix', 'residents', ['name_key'], unique=False, postgresql_ops={'name_key': 'text_pattern_ops'})
     op.create_index('residents_perm_ward', 'residents', ['perm_ward_code', 'citizen_id'], unique=False)
     op.create_index('residents_temp_ward', 'residents', ['temp_ward_code', 'citizen_id'], unique=False, postgresql_where='temp_ward_code IS NOT NULL')
     op.create_table('civil_status_corrections',
@@ -165,8 +165,8 @@ def downgrade() -> None:
     op.drop_table('civil_status_corrections')
     op.drop_index('residents_temp_ward', table_name='residents', postgresql_where='temp_ward_code IS NOT NULL')
     op.drop_index('residents_perm_ward', table_name='residents')
-    op.drop_index('residents_name_key_prefix', table_name='residents', postgresql_ops={'name_key': 'text_pattern_ops'})
     op.drop_index('residents_name_key_birth', table_name='residents')
+    op.drop_index('residents_name_key', table_name='residents')
     op.drop_index('residents_household', table_name='residents')
     op.drop_index('residents_birth_date', table_name='residents')
     op.drop_table('residents')
