@@ -140,8 +140,8 @@ class TokenVerifier:
             identity = Identity(
                 subject=str(claims["sub"]),
                 agency=str(claims.get("agency", "")),
-                roles=frozenset(str(r) for r in claims.get("roles", [])),
-                wards=frozenset(str(w) for w in claims.get("wards", [])),
+                roles=_string_set(claims.get("roles", [])),
+                wards=_string_set(claims.get("wards", [])),
                 purpose=str(claims.get("purpose", "unspecified")),
             )
         except (jwt.PyJWTError, KeyError, TypeError) as exc:
@@ -152,6 +152,14 @@ class TokenVerifier:
             self._cache.clear()
         self._cache[token] = (identity, float(claims["exp"]))
         return identity
+
+
+def _string_set(claim: object) -> frozenset[str]:
+    """A list claim of strings; anything else is a malformed token (a bare string "*" must not
+    be read character by character into a ward list)."""
+    if not isinstance(claim, list) or not all(isinstance(item, str) for item in claim):
+        raise TypeError("list of strings expected")
+    return frozenset(claim)
 
 
 # Full method name ("/dancu.registry.v1.RegistryService/GetResident") -> roles allowed.

@@ -174,3 +174,23 @@ def test_token_for_another_audience_issuer_or_without_subject_is_refused(
 def test_garbage_is_refused(verifier: TokenVerifier, garbage: str) -> None:
     with pytest.raises(Unauthenticated):
         verifier.verify(garbage)
+
+
+@pytest.mark.parametrize("wards", ["*", "00070", None, [70], ["00070", 5]])
+def test_a_wards_claim_that_is_not_a_list_of_strings_is_refused(
+    private_key: bytes, verifier: TokenVerifier, wards: object
+) -> None:
+    # A bare "*" read character by character would have made the caller nationwide.
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "sloppy-issuer",
+        "roles": ["ward_police"],
+        "wards": wards,
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 60,
+    }
+    key = serialization.load_pem_private_key(private_key, password=None)
+    token = jwt.encode(claims, key, algorithm="EdDSA")  # type: ignore[arg-type]
+    with pytest.raises(Unauthenticated):
+        verifier.verify(token)

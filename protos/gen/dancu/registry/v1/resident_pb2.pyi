@@ -271,7 +271,9 @@ class Resident(_message.Message):
 
     @_builtins.property
     def temporary_residence(self) -> Global___TemporaryResidence:
-        """Active temporary residence (tạm trú), if any."""
+        """The registered temporary residence (tạm trú), if any. It counts as a residence (for ward
+        visibility, alerts) only from valid_from to valid_to.
+        """
 
     @_builtins.property
     def death(self) -> Global___DeathRecord:
