@@ -5,7 +5,8 @@
 The server: with ``BENCH_DATABASE_URL`` (a server URL such as
 ``postgresql://postgres@127.0.0.1:5432/postgres``) fresh databases ``bench_copy_load_<random>_*``
 are created on it and dropped at the end; without it an embedded PostgreSQL (``pgserver``) runs
-in a temporary directory for the duration.
+in a temporary directory for the duration (and, being a new cluster, first writes about as much
+WAL as one measurement, untimed, so that neither measurement pays for creating WAL files).
 
 Two measurements, each in its own fresh database:
 
@@ -63,8 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.count <= 0:
         parser.error("--count must be positive")
-    with _postgres_server() as server_url:
+    with _postgres_server() as (server_url, fresh_cluster):
         run = f"bench_copy_load_{secrets.token_hex(4)}"
+        if fresh_cluster:
+            _write_wal_once(server_url, f"{run}_warm_up")
         with _fresh_database(server_url, f"{run}_load") as url:
             _print_context(url, args.count, args.seed)
             _checkpoint(server_url)
@@ -148,12 +151,31 @@ def _checkpoint(server_url: str) -> None:
         conn.execute("CHECKPOINT")
 
 
+def _write_wal_once(server_url: str, name: str) -> None:
+    """Has a new cluster write, untimed, about as much WAL as one measurement does.
+
+    A new cluster has no WAL segments to recycle yet: the first gigabyte or so of WAL goes to
+    newly created, zero-filled files, a cost a long-running server does not pay and that would
+    otherwise fall on whichever measurement runs first.
+    """
+    with _fresh_database(server_url, name) as url:
+        with psycopg.connect(psycopg_conninfo(url), autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE wal_warm_up AS"
+                " SELECT n, repeat('x', 500) AS filler FROM generate_series(1, 2500000) AS n"
+            )
+        _checkpoint(server_url)
+
+
 @contextlib.contextmanager
-def _postgres_server() -> Iterator[str]:
-    """The server to create the benchmark databases on: ``BENCH_DATABASE_URL``, or pgserver."""
+def _postgres_server() -> Iterator[tuple[str, bool]]:
+    """The server to create the benchmark databases on, and whether it is a new cluster.
+
+    ``BENCH_DATABASE_URL`` when set, or else pgserver in a temporary directory.
+    """
     given = os.environ.get(DATABASE_URL_ENV, "").strip()
     if given:
-        yield given
+        yield given, False
         return
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless here.
@@ -164,7 +186,7 @@ def _postgres_server() -> Iterator[str]:
     try:
         server = get_server(root / "data", cleanup_mode="delete")
         try:
-            yield str(server.get_uri())
+            yield str(server.get_uri()), True
         finally:
             server.cleanup()
     finally:
