@@ -32,11 +32,17 @@ from services.kit.db import create_engine
 from services.kit.pagination import PageRequest
 from services.kit.request_ids import IdempotencyKey
 from services.registry import use_cases
+from services.registry.adapters.audited_reads import (
+    STATEMENT,
+    BatchedResidentReads,
+    ReadCall,
+    parameters,
+)
 from services.registry.adapters.clock import SystemClock
 from services.registry.adapters.unit_of_work import SqlUnitOfWorkFactory
 from services.registry.adapters.wards import OfficialWards
 from services.registry.domain import commands
-from services.registry.domain.model import Address, TemporaryResidence
+from services.registry.domain.model import Address, Resident, TemporaryResidence
 
 BIG_ROWS = 10_000
 OFFICER = Identity("bench-explain", "bench", frozenset({"service"}), EVERY_WARD, "benchmark")
@@ -111,13 +117,27 @@ async def _capture(url: str) -> list[Captured]:
         if current[0] and statement.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH")):
             captured.append(Captured(current[0], statement, parameters))
 
+    class CapturedReads(BatchedResidentReads):
+        # GetResident's statement goes through psycopg directly, past the engine's events.
+        async def execute(self, calls: Sequence[ReadCall]) -> list[Resident | None]:
+            if current[0]:
+                captured.append(Captured(current[0], STATEMENT, parameters(calls)))
+            return await super().execute(calls)
+
+    reads = CapturedReads(engine)
     try:
-        reg = use_cases.Registry(SqlUnitOfWorkFactory(engine), OfficialWards(), SystemClock())
+        reg = use_cases.Registry(
+            uow=SqlUnitOfWorkFactory(engine),
+            reads=reads,
+            wards=OfficialWards(),
+            clock=SystemClock(),
+        )
         samples = await _samples(engine)
         for rpc, run in _calls(reg, samples):
             current[0] = rpc
             await run
     finally:
+        await reads.aclose()
         await engine.dispose()
     return captured
 

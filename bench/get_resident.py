@@ -12,12 +12,17 @@ the whole table.
 
 The server runs in its own process (``--serve``, started by the benchmark): one
 ``services.kit.server.Server`` with the registry servicer exactly as ``services.registry.main``
-wires it (engine, unit of work, ward directory, clock, tracing provider) plus the bare echo of
-``bench.echo``, behind the same interceptors and token verifier. The load generator
-(``bench.harness``) runs in this process over loopback with a nationwide ``service`` token.
-Runs: echo, GetResident, echo again; the mean of the two echo runs is the ceiling, which damps
-drift on a shared machine. The first bar is GetResident throughput >= 0.5 x echo. The exit code
-is 0 whether or not the bar is met: this is a measurement, not a test.
+wires it (``open_registry``: engine, unit of work, GetResident's reader, ward directory,
+clock; tracing provider) plus the bare echo of ``bench.echo``, behind the same interceptors and
+token verifier. GetResident is group-committed (``services.registry.adapters.audited_reads``):
+the calls that arrive while a statement is in the database leave together in the next one,
+which reads the residents and inserts every call's audit row; the report's last line says how
+many calls shared a statement (warm-up included).
+
+The load generator (``bench.harness``) runs in this process over loopback with a nationwide
+``service`` token. Runs: echo, GetResident, echo again; the mean of the two echo runs is the
+ceiling, which damps drift on a shared machine. The first bar is GetResident throughput >= 0.5 x
+echo. The exit code is 0 whether or not the bar is met: this is a measurement, not a test.
 
 ``--profile-server PATH`` turns cProfile on in the server for the GetResident run only and
 writes the stats to PATH (``python -m pstats PATH``); profiling slows the server, so the ratio
@@ -43,7 +48,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from dancu.bench.v1 import echo_service_pb2, echo_service_pb2_grpc
@@ -60,6 +65,10 @@ from bench.harness import (
     process_cpu_seconds,
     render_table,
 )
+from services.registry.config import DEFAULT_DATABASE_POOL_SIZE
+
+if TYPE_CHECKING:
+    from services.registry.use_cases import Registry
 
 DATABASE_URL_ENV = "BENCH_DATABASE_URL"
 PUBLIC_KEY_ENV = "BENCH_AUTH_PUBLIC_KEY"
@@ -95,7 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sample", type=int, default=10_000, help="distinct citizen ids used")
     parser.add_argument("--seed", type=int, default=2021, help="population and sample seed")
     parser.add_argument(
-        "--pool-size", type=int, default=10, help="server database pool (registry default: 10)"
+        "--pool-size",
+        type=int,
+        default=DEFAULT_DATABASE_POOL_SIZE,
+        help=f"server database pool (registry default: {DEFAULT_DATABASE_POOL_SIZE})",
     )
     parser.add_argument(
         "--database-url",
@@ -117,24 +129,28 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _serve(database_url: str, pool_size: int, port: int, profile_path: str | None) -> None:
     # Imported here: the load generator process needs none of the server's machinery.
-    from services.kit.auth import TokenVerifier
     from services.kit.config import Env
     from services.kit.db import create_engine
     from services.kit.telemetry import setup_tracing
-    from services.registry.adapters.clock import SystemClock
-    from services.registry.adapters.unit_of_work import SqlUnitOfWorkFactory
-    from services.registry.adapters.wards import OfficialWards
+    from services.registry.main import open_registry
+
+    setup_tracing("dancu-registry-bench", Env())
+    engine = create_engine(database_url, pool_size=pool_size)
+    try:
+        async with open_registry(engine) as registry:
+            await _serve_registry(registry, port, profile_path)
+    finally:
+        await engine.dispose()
+
+
+async def _serve_registry(registry: Registry, port: int, profile_path: str | None) -> None:
+    from services.kit.auth import TokenVerifier
     from services.registry.api.errors import ERROR_DOMAIN, ERROR_TABLE
     from services.registry.api.policy import POLICY
     from services.registry.api.servicer import RegistryServicer
     from services.registry.main import SERVICE_NAME
-    from services.registry.use_cases import Registry
 
-    setup_tracing("dancu-registry-bench", Env())
-    engine = create_engine(database_url, pool_size=pool_size)
-    servicer = RegistryServicer(
-        Registry(uow=SqlUnitOfWorkFactory(engine), wards=OfficialWards(), clock=SystemClock())
-    )
+    servicer = RegistryServicer(registry)
     server = server_with_echo(
         registrations=[
             lambda s: registry_service_pb2_grpc.add_RegistryServiceServicer_to_server(servicer, s)
@@ -155,13 +171,16 @@ async def _serve(database_url: str, pool_size: int, port: int, profile_path: str
     if profile_path:
         loop.add_signal_handler(signal.SIGUSR1, profiler.enable)
         loop.add_signal_handler(signal.SIGUSR2, _dump_profile, profiler, profile_path)
-    try:
-        await server.start()
-        print(f"READY {server.port}", flush=True)
-        await stop.wait()
-        await server.stop(2.0)
-    finally:
-        await engine.dispose()
+    await server.start()
+    print(f"READY {server.port}", flush=True)
+    await stop.wait()
+    await server.stop(2.0)
+    from services.registry.adapters.audited_reads import BatchedResidentReads
+
+    reads = registry.reads
+    if isinstance(reads, BatchedResidentReads):
+        group = reads.group
+        print(f"BATCHES {group.batches} {group.calls} {group.largest_batch}", flush=True)
 
 
 def _dump_profile(profiler: cProfile.Profile, path: str) -> None:
@@ -187,7 +206,8 @@ class ServerProcess:
         if line.strip() != b"PROFILED":
             raise RuntimeError(f"the server did not write its profile: {line!r}")
 
-    async def stop(self) -> None:
+    async def stop(self) -> Batching | None:
+        """Stops the server; what it reports of GetResident's batching on its way out."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -195,6 +215,21 @@ class ServerProcess:
             except TimeoutError:
                 self.process.kill()
                 await self.process.wait()
+        assert self.process.stdout is not None
+        for line in (await self.process.stdout.read()).decode().splitlines():
+            if line.startswith("BATCHES "):
+                batches, calls, largest = (int(word) for word in line.split()[1:])
+                return Batching(batches, calls, largest)
+        return None
+
+
+@dataclass(frozen=True)
+class Batching:
+    """GetResident's group commit over the server's life, warm-up included."""
+
+    statements: int
+    calls: int
+    largest: int
 
 
 async def _start_server(
@@ -392,8 +427,8 @@ async def _drive(args: argparse.Namespace, database_url: str) -> int:
                 await server.dump_profile()
             echo_after = await run("echo (2)", echo)
     finally:
-        await server.stop()
-    _report(echo_before, resident, echo_after, list(probes), bool(args.profile_server))
+        batching = await server.stop()
+    _report(echo_before, resident, echo_after, list(probes), bool(args.profile_server), batching)
     if args.profile_server:
         print(f"server profile of the GetResident run: {args.profile_server}")
     return 0
@@ -412,6 +447,7 @@ def _report(
     echo_after: LoadResult,
     cpu_columns: Sequence[str],
     profiled: bool,
+    batching: Batching | None,
 ) -> None:
     print()
     print(render_table([echo_before, resident, echo_after], cpu_columns))
@@ -433,6 +469,12 @@ def _report(
         f" echo {echo_p99 * 1000:.2f} ms"
         + (f" ({resident.p99 / echo_p99:.1f}x)" if echo_p99 > 0 else "")
     )
+    if batching is not None and batching.statements:
+        print(
+            f"group commit:                  {batching.calls:,} GetResident calls in"
+            f" {batching.statements:,} statements ({batching.calls / batching.statements:.2f}"
+            f" per statement, at most {batching.largest}; warm-up included)"
+        )
     errors = echo_before.errors + resident.errors + echo_after.errors
     if errors:
         print(f"WARNING: {errors} calls failed; see the errors column")

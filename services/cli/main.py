@@ -77,7 +77,9 @@ def _seed(database_url: str, count: int, seed: int, replace: bool) -> int:
     try:
         report = load_population(database_url, count, seed=seed, replace=replace)
     except RegistryNotEmpty:
-        print("the registry already holds residents; add --replace to replace them", file=sys.stderr)
+        print(
+            "the registry already holds residents; add --replace to replace them", file=sys.stderr
+        )
         return 1
     print(
         f"loaded {report.residents:,} residents in {report.households:,} households "

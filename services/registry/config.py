@@ -8,6 +8,7 @@ from services.kit.config import Env, ServerSettings
 
 DEFAULT_PORT = 50051
 PREFIX = "DANCU_REGISTRY_"
+DEFAULT_DATABASE_POOL_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class RegistrySettings:
         return RegistrySettings(
             server=ServerSettings.from_env(env, PREFIX, DEFAULT_PORT),
             database_url=env.string(f"{PREFIX}DATABASE_URL"),
-            database_pool_size=env.integer(f"{PREFIX}DATABASE_POOL_SIZE", 10),
+            database_pool_size=env.integer(
+                f"{PREFIX}DATABASE_POOL_SIZE", DEFAULT_DATABASE_POOL_SIZE
+            ),
             auth_public_key=env.bytes_from_file_or_value("DANCU_AUTH_PUBLIC_KEY"),
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from dancu.registry.v1 import registry_service_pb2, registry_service_pb2_grpc
 from sqlalchemy.exc import SQLAlchemyError
@@ -16,6 +18,7 @@ from services.kit.db import create_engine
 from services.kit.migrations import SchemaBehind
 from services.kit.server import Server, serve_until_signalled
 from services.kit.telemetry import configure_logging, setup_tracing
+from services.registry.adapters.audited_reads import BatchedResidentReads
 from services.registry.adapters.clock import SystemClock
 from services.registry.adapters.unit_of_work import SqlUnitOfWorkFactory
 from services.registry.adapters.wards import OfficialWards
@@ -31,10 +34,23 @@ logger = logging.getLogger("services.registry")
 SERVICE_NAME = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 
 
-def build_server(engine: AsyncEngine, verifier: TokenVerifier, address: str) -> Server:
-    registry = Registry(
-        uow=SqlUnitOfWorkFactory(engine), wards=OfficialWards(), clock=SystemClock()
-    )
+@asynccontextmanager
+async def open_registry(engine: AsyncEngine) -> AsyncIterator[Registry]:
+    """What the use cases need, on ``engine``; what it holds goes back before the engine is
+    disposed (leave the block first)."""
+    reads = BatchedResidentReads(engine)
+    try:
+        yield Registry(
+            uow=SqlUnitOfWorkFactory(engine),
+            reads=reads,
+            wards=OfficialWards(),
+            clock=SystemClock(),
+        )
+    finally:
+        await reads.aclose()
+
+
+def build_server(registry: Registry, verifier: TokenVerifier, address: str) -> Server:
     servicer = RegistryServicer(registry)
     return Server(
         registrations=[
@@ -54,11 +70,12 @@ def build_server(engine: AsyncEngine, verifier: TokenVerifier, address: str) -> 
 async def run(settings: RegistrySettings, verifier: TokenVerifier) -> None:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     try:
-        server = build_server(engine, verifier, settings.server.address)
-        logger.info("registry listening on %s", settings.server.address)
-        await serve_until_signalled(
-            server, settings.server.grace_seconds, settings.server.drain_delay_seconds
-        )
+        async with open_registry(engine) as registry:
+            server = build_server(registry, verifier, settings.server.address)
+            logger.info("registry listening on %s", settings.server.address)
+            await serve_until_signalled(
+                server, settings.server.grace_seconds, settings.server.drain_delay_seconds
+            )
     finally:
         await engine.dispose()
 

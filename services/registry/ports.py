@@ -115,6 +115,22 @@ class ResidentRepository(Protocol):
     ) -> CivilStatusCorrection: ...
 
 
+class AuditedResidentReads(Protocol):
+    """GetResident's read with its audit row, committed together before the answer leaves."""
+
+    async def get(self, identity: Identity, citizen_id: str, today: dt.date) -> Resident | None:
+        """The resident when ``identity`` may see it on ``today``, else None (absent and out of
+        the caller's wards alike).
+
+        A nationwide caller sees everyone; a ward-scoped one sees a resident whose permanent
+        ward, or temporary ward in force on ``today``, is among its wards (the rule of
+        ``Resident.residence_wards``). Either way one audit row (action ``GetResident``,
+        outcome ``ok`` or ``not_found``, the caller, its purpose and the trace id) is committed
+        with the read before this returns; when the read fails neither happened.
+        """
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: the registry's changes, their audit rows, request log and outbox."""
 

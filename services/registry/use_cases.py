@@ -3,6 +3,9 @@
 Each function checks the caller may touch the records (ward jurisdiction), applies the domain
 rules, writes history, audit rows and outbox events in the same transaction, and commits once.
 Mutations are idempotent by request id: a replay returns the stored first result.
+GetResident, the hottest read, is the exception to "a unit of work each": its read, ward check
+and audit row go to one port (``AuditedResidentReads``) that commits them together, in one
+statement shared with the GetResident calls running at the same time.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from services.registry.domain.model import (
     TemporaryResidence,
 )
 from services.registry.ports import (
+    AuditedResidentReads,
     Clock,
     ResultEncoder,
     UnitOfWork,
@@ -64,6 +68,8 @@ class Registry:
     """What every use case needs; built once by the composition root."""
 
     uow: UnitOfWorkFactory
+    # GetResident's reads, each committed with its audit row (batched with concurrent ones).
+    reads: AuditedResidentReads
     wards: WardDirectory
     clock: Clock
 
@@ -231,14 +237,10 @@ async def get_resident(reg: Registry, identity: Identity, citizen_id: str) -> Re
     v = Validator()
     rules.check_citizen_id(v, citizen_id)
     v.raise_if_any()
-    async with reg.uow(identity) as uow:
-        resident = await uow.residents.get(citizen_id)
-        found = resident is not None and _visible(identity, resident, reg.today())
-        await uow.audit(
-            AuditEvent("GetResident", RESIDENT, (citizen_id,), "ok" if found else "not_found")
-        )
-        await uow.commit()
-    if not found or resident is None:
+    # The hottest read: no unit of work. The read and its audit row ("ok" or "not_found")
+    # commit together before we answer; ward visibility is the rule of ``_visible``.
+    resident = await reg.reads.get(identity, citizen_id, reg.today())
+    if resident is None:
         raise NotFound("RESIDENT_NOT_FOUND", "no such resident")
     return resident
 

@@ -16,7 +16,7 @@ import pytest
 from services.kit.auth import TokenIssuer, TokenVerifier, generate_private_key_pem, public_key_pem
 from services.kit.db import create_engine
 from services.kit.server import Server
-from services.registry.main import build_server
+from services.registry.main import build_server, open_registry
 from services.registry.migrations import MIGRATIONS
 from tests.integration.registry_client import (
     CIVIL_OFFICER,
@@ -57,12 +57,16 @@ def token_issuer(signing_key: bytes) -> TokenIssuer:
 @pytest.fixture(scope="session")
 async def registry_server(registry_database_url: str, signing_key: bytes) -> AsyncIterator[Server]:
     engine = create_engine(registry_database_url, pool_size=5)
-    server = build_server(engine, TokenVerifier(public_key_pem(signing_key)), "127.0.0.1:0")
-    await server.start()
     try:
-        yield server
+        async with open_registry(engine) as registry:
+            verifier = TokenVerifier(public_key_pem(signing_key))
+            server = build_server(registry, verifier, "127.0.0.1:0")
+            await server.start()
+            try:
+                yield server
+            finally:
+                await server.stop(1.0)
     finally:
-        await server.stop(1.0)
         await engine.dispose()
 
 

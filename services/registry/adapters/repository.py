@@ -55,7 +55,8 @@ from services.registry.domain.model import (
 r = residents.c
 
 
-def _resident(row: Any) -> Resident:
+def resident_from_row(row: Any) -> Resident:
+    """The resident a ``residents`` row (any row with its columns by name) holds."""
     temporary = None
     if row.temp_ward_code is not None:
         temporary = TemporaryResidence(
@@ -163,11 +164,11 @@ class SqlResidentRepository:
         if for_update:
             query = query.with_for_update()
         row = (await self._conn.execute(query)).first()
-        return _resident(row) if row is not None else None
+        return resident_from_row(row) if row is not None else None
 
     async def get_many(self, citizen_ids: Sequence[str]) -> Mapping[str, Resident]:
         rows = await self._conn.execute(select(residents).where(r.citizen_id.in_(citizen_ids)))
-        return {row.citizen_id: _resident(row) for row in rows}
+        return {row.citizen_id: resident_from_row(row) for row in rows}
 
     async def add(self, resident: Resident) -> Resident | None:
         # ON CONFLICT waits for a concurrent insert of the same id to commit or roll back, so
@@ -180,7 +181,7 @@ class SqlResidentRepository:
                 .returning(residents)
             )
         ).first()
-        return _resident(row) if row is not None else None
+        return resident_from_row(row) if row is not None else None
 
     async def update(self, resident: Resident) -> Resident:
         columns = _resident_columns(resident)
@@ -195,7 +196,7 @@ class SqlResidentRepository:
         ).first()
         if row is None:
             raise LookupError("resident changed concurrently despite the row lock")
-        return _resident(row)
+        return resident_from_row(row)
 
     async def lock_household(self, household_id: str) -> bool:
         # The row lock serialises changes to one household's membership (a new head), so two
@@ -280,7 +281,7 @@ class SqlResidentRepository:
             .order_by(r.name_key, r.citizen_id)
             .limit(limit)
         )
-        return [_resident(row) for row in rows]
+        return [resident_from_row(row) for row in rows]
 
     async def candidates_by_id(
         self, citizen_ids: Sequence[str], wards: frozenset[str] | None, today: dt.date
