@@ -33,19 +33,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
 import logging
 import os
-import secrets
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,9 +48,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from dancu.bench.v1 import echo_service_pb2, echo_service_pb2_grpc
 from dancu.registry.v1 import registry_service_pb2, registry_service_pb2_grpc
-from psycopg import sql
-from sqlalchemy.engine import make_url
 
+from bench.databases import fresh_database, libpq, postgres_server
 from bench.echo import server_with_echo
 from bench.harness import (
     LoadResult,
@@ -70,7 +64,6 @@ from services.registry.config import DEFAULT_DATABASE_POOL_SIZE
 if TYPE_CHECKING:
     from services.registry.use_cases import Registry
 
-DATABASE_URL_ENV = "BENCH_DATABASE_URL"
 PUBLIC_KEY_ENV = "BENCH_AUTH_PUBLIC_KEY"
 BAR = 0.5
 ROLE = "service"
@@ -261,58 +254,6 @@ async def _start_server(
 # --- the database ------------------------------------------------------------------------
 
 
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def _with_database(url: str, database: str) -> str:
-    return make_url(url).set(database=database).render_as_string(hide_password=False)
-
-
-@contextlib.contextmanager
-def _postgres_server() -> Iterator[str]:
-    """The server to create the benchmark database on: ``BENCH_DATABASE_URL``, or pgserver."""
-    given = os.environ.get(DATABASE_URL_ENV, "").strip()
-    if given:
-        yield given
-        return
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless here.
-        warnings.simplefilter("ignore")
-        import pgserver
-
-    root = Path(tempfile.mkdtemp(prefix="dancu-bench-pg-"))
-    try:
-        server = pgserver.get_server(root / "data", cleanup_mode="delete")  # type: ignore[attr-defined]
-        try:
-            yield str(server.get_uri())
-        finally:
-            server.cleanup()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _fresh_database(server_url: str, keep: bool) -> Iterator[str]:
-    name = f"bench_registry_{secrets.token_hex(4)}"
-    with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
-                sql.Identifier(name)
-            )
-        )
-    try:
-        yield _with_database(server_url, name)
-    finally:
-        if keep:
-            print(f"kept database {name}: {_with_database(server_url, name)}")
-        else:
-            with psycopg.connect(_libpq(server_url), autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-                )
-
-
 def _prepare(database_url: str, residents: int, seed: int) -> None:
     from services.registry.demo import load_population
     from services.registry.migrations import MIGRATIONS
@@ -321,14 +262,14 @@ def _prepare(database_url: str, residents: int, seed: int) -> None:
     MIGRATIONS.upgrade(database_url)
     report = load_population(database_url, residents, seed=seed, replace=False)
     print(report)
-    with psycopg.connect(_libpq(database_url), autocommit=True) as conn:
+    with psycopg.connect(libpq(database_url), autocommit=True) as conn:
         # Sets hint bits and the visibility map, so the measured reads do not write pages.
         conn.execute("VACUUM (ANALYZE)")
     print(f"database ready in {time.perf_counter() - started:.1f} s")
 
 
 def _sample_ids(database_url: str, count: int, seed: int) -> tuple[int, list[str]]:
-    with psycopg.connect(_libpq(database_url)) as conn:
+    with psycopg.connect(libpq(database_url)) as conn:
         total = conn.execute("SELECT count(*) FROM residents").fetchone()
         conn.execute("SELECT setseed(%s)", ((seed % 1000) / 1000,))
         rows = conn.execute(
@@ -343,7 +284,10 @@ def _sample_ids(database_url: str, count: int, seed: int) -> tuple[int, list[str
 def _benchmark(args: argparse.Namespace) -> int:
     if args.database_url:
         return asyncio.run(_drive(args, args.database_url))
-    with _postgres_server() as server_url, _fresh_database(server_url, args.keep_database) as url:
+    with (
+        postgres_server() as server_url,
+        fresh_database(server_url, "bench_registry", keep=args.keep_database) as url,
+    ):
         _prepare(url, args.residents, args.seed)
         return asyncio.run(_drive(args, url))
 
