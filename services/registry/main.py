@@ -94,10 +94,15 @@ def main() -> int:
         # The driver's message names host and database, never data; the URL's password is
         # not part of it.
         print(
-            f"registry: cannot start: database unreachable: {getattr(error, 'orig', error)}",
+            f"registry: cannot start: database unreachable: {_first_line(error)}",
             file=sys.stderr,
         )
         return 2
     setup_tracing("dancu-registry", env)
     asyncio.run(run(settings, verifier))
     return 0
+
+
+def _first_line(error: SQLAlchemyError) -> str:
+    # libpq appends hints on further lines; the operator needs the cause, on one line.
+    return str(getattr(error, "orig", error)).strip().splitlines()[0]

@@ -103,11 +103,14 @@ async def _transaction(
     action: str,
     resource_ids: Sequence[str],
     request_id: str | None = None,
+    resource_type: str = RESIDENT,
 ) -> AsyncIterator[UnitOfWork]:
     """A unit of work whose refusal is audited too.
 
     A rule that refuses the call rolls the transaction back, audit row included; the attempt
     itself (who tried what on whose record) is then recorded in a transaction of its own.
+    ``resource_ids`` is read at that moment: a use case that learns whose record it touches
+    only inside the transaction adds to it.
     """
     try:
         async with reg.uow(identity) as uow:
@@ -117,7 +120,7 @@ async def _transaction(
             await uow.audit(
                 AuditEvent(
                     action,
-                    RESIDENT,
+                    resource_type,
                     tuple(resource_ids),
                     f"refused:{refusal.reason}",
                     request_id,
@@ -486,7 +489,13 @@ async def get_household(
         )
     v.raise_if_any()
     today = reg.today()
-    async with _transaction(reg, identity, "GetHousehold", [citizen_id or household_id]) as uow:
+    async with _transaction(
+        reg,
+        identity,
+        "GetHousehold",
+        [citizen_id or household_id],
+        resource_type=RESIDENT if citizen_id else HOUSEHOLD,
+    ) as uow:
         if citizen_id:
             household_id = (await _visible_resident(reg, uow, identity, citizen_id)).household_id
         everyone = await uow.residents.household_members(household_id)
@@ -594,10 +603,12 @@ async def correct_civil_status(
     )
     v.raise_if_any()
     method = "CorrectCivilStatus"
-    async with _transaction(reg, identity, method, [], key.request_id) as uow:
+    concerned: list[str] = []
+    async with _transaction(reg, identity, method, concerned, key.request_id) as uow:
         proposal = await uow.residents.get_correction(correction_id)
-        subject = [proposal.citizen_id] if proposal is not None else []
-        replayed = await _replay(uow, method, key, subject)
+        if proposal is not None:
+            concerned.append(proposal.citizen_id)
+        replayed = await _replay(uow, method, key, concerned)
         if replayed is not None:
             return replayed
         correction = await uow.residents.get_correction(correction_id, for_update=True)

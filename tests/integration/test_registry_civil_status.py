@@ -356,6 +356,11 @@ async def test_approving_your_own_proposal_is_refused(
     current = await civil_officer.GetResident(pb.GetResidentRequest(citizen_id=deceased.citizen_id))
     assert current.resident.civil_status == rpb.CIVIL_STATUS_DECEASED
     assert await registry_db.outbox(deceased.citizen_id, DEATH_REVOKED) == []
+    # The refused attempt is evidence too, and names whose record it was.
+    attempts = await registry_db.audit("CorrectCivilStatus", deceased.citizen_id)
+    assert [(a["subject"], a["outcome"]) for a in attempts] == [
+        (CIVIL_OFFICER.subject, "refused:APPROVER_IS_PROPOSER")
+    ]
 
 
 async def test_a_correction_is_applied_once(
