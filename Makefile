@@ -43,6 +43,7 @@ buf-lint: install
 bench: install
 	$(RUN) python -m bench.get_resident
 	$(RUN) python -m bench.copy_load
+	$(RUN) python -m bench.explain_queries
 
 clean:
 	rm -rf .venv .tools .dancu
