@@ -26,19 +26,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import secrets
-import shutil
-import tempfile
 import time
-import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import psycopg
-from psycopg import sql
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
+from bench.databases import DATABASE_URL_ENV, fresh_database, postgres_server
 from services.registry.adapters.tables import metadata
 from services.registry.demo.loader import (
     LoadReport,
@@ -52,7 +47,6 @@ from services.registry.demo.loader import (
 )
 from services.registry.demo.population import DemoPopulation
 
-DATABASE_URL_ENV = "BENCH_DATABASE_URL"
 TARGET_RESIDENTS = 1_000_000
 TARGET_SECONDS = 60.0
 
@@ -64,15 +58,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.count <= 0:
         parser.error("--count must be positive")
-    with _postgres_server() as (server_url, fresh_cluster):
-        run = f"bench_copy_load_{secrets.token_hex(4)}"
+    # Only an embedded server is a new cluster; a given one is taken as it is.
+    fresh_cluster = not os.environ.get(DATABASE_URL_ENV, "").strip()
+    with postgres_server() as server_url:
         if fresh_cluster:
-            _write_wal_once(server_url, f"{run}_warm_up")
-        with _fresh_database(server_url, f"{run}_load") as url:
+            _write_wal_once(server_url, "bench_copy_load_warm_up")
+        with _registry_database(server_url, "bench_copy_load") as url:
             _print_context(url, args.count, args.seed)
             _checkpoint(server_url)
             report = load_population(url, args.count, args.seed)
-        with _fresh_database(server_url, f"{run}_raw") as url:
+        with _registry_database(server_url, "bench_copy_load_raw") as url:
             _checkpoint(server_url)
             generation, ceiling = _raw_copy(url, args.count, args.seed)
     _print_result(args.count, report, generation, ceiling)
@@ -158,7 +153,7 @@ def _write_wal_once(server_url: str, name: str) -> None:
     newly created, zero-filled files, a cost a long-running server does not pay and that would
     otherwise fall on whichever measurement runs first.
     """
-    with _fresh_database(server_url, name) as url:
+    with _registry_database(server_url, name) as url:
         with psycopg.connect(psycopg_conninfo(url), autocommit=True) as conn:
             conn.execute(
                 "CREATE TABLE wal_warm_up AS"
@@ -168,42 +163,9 @@ def _write_wal_once(server_url: str, name: str) -> None:
 
 
 @contextlib.contextmanager
-def _postgres_server() -> Iterator[tuple[str, bool]]:
-    """The server to create the benchmark databases on, and whether it is a new cluster.
-
-    ``BENCH_DATABASE_URL`` when set, or else pgserver in a temporary directory.
-    """
-    given = os.environ.get(DATABASE_URL_ENV, "").strip()
-    if given:
-        yield given, False
-        return
-    with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless here.
-        warnings.simplefilter("ignore")
-        from pgserver.postgres_server import get_server
-
-    root = Path(tempfile.mkdtemp(prefix="dancu-bench-pg-"))
-    try:
-        server = get_server(root / "data", cleanup_mode="delete")
-        try:
-            yield str(server.get_uri()), True
-        finally:
-            server.cleanup()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _fresh_database(server_url: str, name: str) -> Iterator[str]:
+def _registry_database(server_url: str, prefix: str) -> Iterator[str]:
     """A new database with the registry tables, dropped afterwards."""
-    with psycopg.connect(psycopg_conninfo(server_url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
-                sql.Identifier(name)
-            )
-        )
-    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with fresh_database(server_url, prefix) as url:
         # The service creates its schema with Alembic (services/registry/migrations); its
         # migrations create exactly these tables and indexes, all a load benchmark needs.
         engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"))
@@ -212,11 +174,6 @@ def _fresh_database(server_url: str, name: str) -> Iterator[str]:
         finally:
             engine.dispose()
         yield url
-    finally:
-        with psycopg.connect(psycopg_conninfo(server_url), autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 if __name__ == "__main__":
