@@ -40,7 +40,7 @@ def print_welcome(registry_address: str, registry_url: str, tokens: dict[str, Pa
     for name, path in tokens.items():
         print(f"    {name:<24} {path}")
     police = tokens["ward-police-hoan-kiem"]
-    print("\n  try it (grpcurl):")
+    print("\n  try it (grpcurl; `make install` put one in .venv/bin):")
     print(f"    grpcurl -plaintext {registry_address} list")
     print(f"    grpcurl -plaintext {registry_address} grpc.health.v1.Health/Check")
     if sample:

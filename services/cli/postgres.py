@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +17,10 @@ SERVICE_DATABASES = {"registry": "dancu_registry"}
 @contextmanager
 def embedded_server(pgdata: Path) -> Iterator[str]:
     """Starts (or reuses) an embedded PostgreSQL in ``pgdata``; yields its admin URL."""
-    import pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers); harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver
 
     pgdata.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(  # type: ignore[attr-defined]

@@ -83,6 +83,8 @@ async def run(settings: RegistrySettings, verifier: TokenVerifier) -> None:
 def main() -> int:
     env = Env()
     configure_logging(env.string("DANCU_LOG_LEVEL", "INFO"))
+    # The schema check runs Alembic, whose INFO lines would read like a migration happening.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = RegistrySettings.from_env(env)
         verifier = TokenVerifier(settings.auth_public_key)
