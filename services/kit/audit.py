@@ -8,7 +8,6 @@ or vanish together. Rows are never updated or deleted: a trigger refuses both.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -68,21 +67,6 @@ class AuditEvent:
     resource_ids: tuple[str, ...]
     outcome: str
     request_id: str | None = None
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """An audit row as read back (for auditors and tests)."""
-
-    occurred_at: datetime
-    subject: str
-    agency: str
-    purpose: str
-    action: str
-    resource_type: str
-    resource_ids: tuple[str, ...]
-    outcome: str
-    request_id: str | None
 
 
 class AuditWriter:

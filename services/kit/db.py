@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def async_url(url: str) -> str:
@@ -33,7 +28,3 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         pool_recycle=300,
         echo=echo,
     )
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)

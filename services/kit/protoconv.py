@@ -8,13 +8,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.type.date_pb2 import Date
 
 
-def date_from_proto(value: Date) -> dt.date | None:
-    """``None`` for an unset date (all zero); ``ValueError`` for an impossible one."""
-    if value.year == 0 and value.month == 0 and value.day == 0:
-        return None
-    return dt.date(value.year, value.month, value.day)
-
-
 def date_to_proto(value: dt.date | None) -> Date | None:
     if value is None:
         return None

@@ -23,7 +23,7 @@ from services.kit.auth import (
     generate_private_key_pem,
     public_key_pem,
 )
-from services.kit.channels import open_channel
+from services.kit.channels import open_channel, retry_service_config
 from services.kit.grpc_errors import DEFAULT_ERROR_TABLE
 from services.kit.grpc_types import Context
 from services.kit.server import Server
@@ -33,16 +33,21 @@ SECRET_NAME = "Nguyễn Văn Bí Mật"
 
 
 class ScriptedEcho(pb_grpc.EchoServiceServicer):
-    """Echoes, or misbehaves as the payload says: "fail" raises, "sleep:S" sleeps S seconds."""
+    """Echoes, or misbehaves as the payload says: "fail" raises, "sleep:S" sleeps S seconds,
+    "flaky" answers UNAVAILABLE the first time."""
 
     def __init__(self) -> None:
         self.failures_raised = 0
         self.sleeps_finished = 0
+        self.unavailable_sent = 0
 
     async def Echo(self, request: pb.EchoRequest, context: Context) -> pb.EchoResponse:
         if request.payload == "fail":
             self.failures_raised += 1
             raise RuntimeError(f"database said: duplicate key for {SECRET_NAME}")
+        if request.payload == "flaky" and self.unavailable_sent == 0:
+            self.unavailable_sent += 1
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "try again")
         if request.payload.startswith("sleep:"):
             await asyncio.sleep(float(request.payload.split(":")[1]))
             self.sleeps_finished += 1
@@ -162,3 +167,25 @@ async def test_shutdown_turns_not_serving_and_lets_in_flight_calls_finish(stack:
         assert (await in_flight).payload == "sleep:0.5"
         await stopping
     assert stack.servicer.sleeps_finished == 1
+
+
+async def test_idempotent_calls_are_retried_on_unavailable_and_others_are_not(
+    stack: Stack,
+) -> None:
+    token = stack.token({"echoer"})
+    retrying = open_channel(
+        stack.address,
+        token=lambda: token,
+        service_config=retry_service_config("dancu.bench.v1.EchoService", ["Echo"]),
+    )
+    async with retrying:
+        reply = await pb_grpc.EchoServiceStub(retrying).Echo(pb.EchoRequest(payload="flaky"))
+    assert reply.payload == "flaky"
+    assert stack.servicer.unavailable_sent == 1, "the injected UNAVAILABLE fired"
+
+    stack.servicer.unavailable_sent = 0
+    plain = open_channel(stack.address, token=lambda: token)
+    async with plain:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await pb_grpc.EchoServiceStub(plain).Echo(pb.EchoRequest(payload="flaky"))
+    assert error.value.code() is grpc.StatusCode.UNAVAILABLE
