@@ -272,7 +272,9 @@ class StatusEvent(_message.Message):
     event_id: _builtins.str
     citizen_id: _builtins.str
     episode_id: _builtins.str
-    """The episode (one infection or one contact follow-up) the event belongs to."""
+    """Output only: the episode (one infection or one contact follow-up) the event belongs to,
+    as of the current timeline; a backdated event can move episode boundaries.
+    """
     classification: Global___Classification.ValueType
     """Each of the following is set only when the event changes it."""
     outcome: Global___Outcome.ValueType
@@ -347,7 +349,9 @@ class CaseStatus(_message.Message):
     """CLASSIFICATION_UNSPECIFIED when the resident has never been a case or contact."""
     level_origin: Global___LevelOrigin.ValueType
     derived_from_citizen_id: _builtins.str
-    """For a DERIVED level: the F0 it derives from and the number of links to it."""
+    """For a DERIVED level: the reported case it derives from (an F0, or a reported F1/F2
+    whose contacts are traced too) and the number of links to it.
+    """
     derived_distance: _builtins.int
     outcome: Global___Outcome.ValueType
     condition: Global___HealthCondition.ValueType

@@ -1,0 +1,1 @@
+"""The case-status service's pure model and rules: no database, no protobuf, no I/O."""
