@@ -13,11 +13,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from services.case_status.main import build_server as build_case_status_server
+from services.case_status.main import open_case_status
+from services.case_status.migrations import MIGRATIONS as CASE_STATUS_MIGRATIONS
 from services.kit.auth import TokenIssuer, TokenVerifier, generate_private_key_pem, public_key_pem
 from services.kit.db import create_engine
 from services.kit.server import Server
 from services.registry.main import build_server, open_registry
 from services.registry.migrations import MIGRATIONS
+from tests.integration.case_status_client import CDC, CaseStatusClients
 from tests.integration.registry_client import (
     CIVIL_OFFICER,
     HEALTH_AGENCY,
@@ -32,6 +36,7 @@ from tests.integration.registry_client import (
 from tests.support.postgres import DatabaseFactory
 
 if TYPE_CHECKING:
+    from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub
     from dancu.registry.v1.registry_service_pb2_grpc import RegistryServiceAsyncStub
 
 
@@ -128,3 +133,64 @@ def health_agency(registry_clients: RegistryClients) -> RegistryServiceAsyncStub
 def service_caller(registry_clients: RegistryClients) -> RegistryServiceAsyncStub:
     """Another dancu service (nationwide, role "service")."""
     return registry_clients.stub(SERVICE_CALLER)
+
+
+# --- case status ---------------------------------------------------------------------------
+# The case-status server on its own fresh database, calling the session's registry server
+# with a service token (as deployed: over gRPC, nothing shared but the protos).
+
+
+@pytest.fixture(scope="session")
+def case_status_database_url(fresh_database_url: DatabaseFactory) -> str:
+    url = fresh_database_url("case_status")
+    CASE_STATUS_MIGRATIONS.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def case_status_server(
+    case_status_database_url: str,
+    registry_server: Server,
+    signing_key: bytes,
+    token_issuer: TokenIssuer,
+) -> AsyncIterator[Server]:
+    engine = create_engine(case_status_database_url, pool_size=5)
+    token = token_issuer.issue(SERVICE_CALLER, ttl_seconds=6 * 3600)
+    try:
+        async with open_case_status(engine, f"127.0.0.1:{registry_server.port}", token) as svc:
+            verifier = TokenVerifier(public_key_pem(signing_key))
+            server = build_case_status_server(svc, verifier, "127.0.0.1:0")
+            await server.start()
+            try:
+                yield server
+            finally:
+                await server.stop(1.0)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def case_status_clients(
+    case_status_server: Server, token_issuer: TokenIssuer
+) -> AsyncIterator[CaseStatusClients]:
+    clients = CaseStatusClients(f"127.0.0.1:{case_status_server.port}", token_issuer)
+    try:
+        yield clients
+    finally:
+        await clients.close()
+
+
+@pytest.fixture(scope="session")
+async def case_db(case_status_database_url: str) -> AsyncIterator[RegistryDatabase]:
+    """Direct SQL on the case-status database (the same helper: audit_log, outbox...)."""
+    database = await RegistryDatabase.connect(case_status_database_url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def cdc(case_status_clients: CaseStatusClients) -> CaseStatusServiceAsyncStub:
+    """A nationwide health agency."""
+    return case_status_clients.case_stub(CDC)

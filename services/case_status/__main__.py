@@ -1,0 +1,5 @@
+import sys
+
+from services.case_status.main import main
+
+sys.exit(main())

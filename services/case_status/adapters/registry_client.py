@@ -1,0 +1,85 @@
+"""The registry, over gRPC with this service's token: residents and households.
+
+Only the registry's generated protos are imported (services share no Python code). Both calls
+are reads, so the channel retries them on UNAVAILABLE; when the registry still cannot answer,
+the case-status call fails UNAVAILABLE too (RegistryUnavailable) rather than guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import grpc
+from dancu.registry.v1 import registry_service_pb2 as pb
+from dancu.registry.v1 import registry_service_pb2_grpc as pb_grpc
+from dancu.registry.v1 import resident_pb2 as rpb
+
+from services.case_status.ports import RegistryUnavailable, ResidentFacts
+from services.kit.channels import open_channel, retry_service_config
+
+SERVICE = pb.DESCRIPTOR.services_by_name["RegistryService"].full_name
+_READS = ("GetResident", "GetHousehold")
+_OUTAGE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+
+def _unavailable() -> RegistryUnavailable:
+    return RegistryUnavailable("REGISTRY_UNAVAILABLE", "the registry did not answer; retry")
+
+
+def _facts(resident: rpb.Resident) -> ResidentFacts:
+    wards = {resident.permanent_residence.ward_code}
+    if resident.HasField("temporary_residence"):
+        wards.add(resident.temporary_residence.address.ward_code)
+    death = resident.death.death_date if resident.HasField("death") else None
+    return ResidentFacts(
+        citizen_id=resident.citizen_id,
+        deceased=resident.civil_status == rpb.CIVIL_STATUS_DECEASED,
+        death_date=dt.date(death.year, death.month, death.day) if death and death.year else None,
+        wards=frozenset(w for w in wards if w),
+    )
+
+
+class GrpcRegistry:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._channel = channel
+        self._stub = pb_grpc.RegistryServiceStub(channel)
+
+    @classmethod
+    def connect(cls, address: str, token: Callable[[], str]) -> GrpcRegistry:
+        return cls(
+            open_channel(address, token=token, service_config=retry_service_config(SERVICE, _READS))
+        )
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def resident(self, citizen_id: str) -> ResidentFacts | None:
+        try:
+            response = await self._stub.GetResident(pb.GetResidentRequest(citizen_id=citizen_id))
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            if error.code() in _OUTAGE:
+                raise _unavailable() from error
+            raise
+        return _facts(response.resident)
+
+    async def household_members(self, citizen_id: str) -> Sequence[ResidentFacts]:
+        try:
+            response = await self._stub.GetHousehold(pb.GetHouseholdRequest(citizen_id=citizen_id))
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return ()
+            if error.code() in _OUTAGE:
+                raise _unavailable() from error
+            raise
+        return tuple(
+            ResidentFacts(
+                citizen_id=member.citizen_id,
+                deceased=member.civil_status == rpb.CIVIL_STATUS_DECEASED,
+                death_date=None,
+                wards=frozenset(),
+            )
+            for member in response.household.members
+        )

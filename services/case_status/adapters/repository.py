@@ -1,0 +1,190 @@
+"""Every query of the case-status database lives here."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.case_status.adapters.tables import case_residents, exposure_links, status_events
+from services.case_status.domain.model import (
+    Actor,
+    Care,
+    CareSetting,
+    Classification,
+    ContactSetting,
+    ExposureLink,
+    HealthCondition,
+    LevelOrigin,
+    Outcome,
+    Source,
+    StatusEvent,
+)
+from services.case_status.domain.tracing import DerivedLevel
+
+e = status_events.c
+x = exposure_links.c
+
+
+def _optional(kind: Any, value: int | None) -> Any:
+    return None if value is None else kind(value)
+
+
+def event_from_row(row: Any) -> StatusEvent:
+    care = None
+    if row.care_setting is not None:
+        care = Care(
+            CareSetting(row.care_setting), row.care_ward_code or "", row.care_facility or ""
+        )
+    return StatusEvent(
+        event_id=row.event_id,
+        citizen_id=row.citizen_id,
+        effective_at=row.effective_at,
+        recorded_at=row.recorded_at,
+        source=Source(row.source_agency, row.source_list_id, row.source_report_ref),
+        recorded_by=Actor(row.recorded_by_subject, row.recorded_by_agency),
+        classification=_optional(Classification, row.classification),
+        outcome=_optional(Outcome, row.outcome),
+        care=care,
+        condition=_optional(HealthCondition, row.condition),
+        reason=row.reason,
+        corrects_event_id=row.corrects_event_id,
+        origin=LevelOrigin(row.origin),
+    )
+
+
+def _link_from_row(row: Any) -> ExposureLink:
+    return ExposureLink(
+        contact_id=row.contact_id,
+        source_id=row.source_id,
+        contact_date=row.contact_date,
+        setting=ContactSetting(row.setting),
+        recorded_by=Actor(row.recorded_by_subject, row.recorded_by_agency),
+        note=row.note,
+    )
+
+
+class SqlCaseRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def lock_residents(self, citizen_ids: Iterable[str]) -> None:
+        ids = sorted(set(citizen_ids))
+        if not ids:
+            return
+        await self._conn.execute(
+            insert(case_residents)
+            .values([{"citizen_id": cid} for cid in ids])
+            .on_conflict_do_nothing()
+        )
+        # One statement, locked in id order: two transactions locking overlapping sets
+        # cannot deadlock.
+        await self._conn.execute(
+            select(case_residents.c.citizen_id)
+            .where(case_residents.c.citizen_id.in_(ids))
+            .order_by(case_residents.c.citizen_id)
+            .with_for_update()
+        )
+
+    async def events(self, citizen_id: str) -> Sequence[StatusEvent]:
+        return (await self.events_of([citizen_id])).get(citizen_id, ())
+
+    async def events_of(self, citizen_ids: Iterable[str]) -> Mapping[str, Sequence[StatusEvent]]:
+        ids = sorted(set(citizen_ids))
+        found: defaultdict[str, list[StatusEvent]] = defaultdict(list)
+        if not ids:
+            return found
+        rows = await self._conn.execute(
+            select(status_events).where(e.citizen_id.in_(ids)).order_by(e.recorded_at, e.event_id)
+        )
+        for row in rows:
+            found[row.citizen_id].append(event_from_row(row))
+        return found
+
+    async def add_event(self, event: StatusEvent, derived: DerivedLevel | None = None) -> None:
+        care = event.care
+        await self._conn.execute(
+            status_events.insert().values(
+                event_id=event.event_id,
+                citizen_id=event.citizen_id,
+                effective_at=event.effective_at,
+                recorded_at=event.recorded_at,
+                classification=event.classification,
+                outcome=event.outcome,
+                care_setting=care.setting if care else None,
+                care_ward_code=care.ward_code if care else None,
+                care_facility=care.facility if care else None,
+                condition=event.condition,
+                reason=event.reason,
+                corrects_event_id=event.corrects_event_id,
+                origin=event.origin,
+                source_agency=event.source.agency,
+                source_list_id=event.source.list_id,
+                source_report_ref=event.source.report_ref,
+                recorded_by_subject=event.recorded_by.subject,
+                recorded_by_agency=event.recorded_by.agency,
+                derived_from=derived.source_id if derived else None,
+                derived_distance=derived.distance if derived else None,
+            )
+        )
+
+    async def derivations(self, event_ids: Iterable[str]) -> Mapping[str, tuple[str, int]]:
+        ids = list(set(event_ids))
+        if not ids:
+            return {}
+        rows = await self._conn.execute(
+            select(e.event_id, e.derived_from, e.derived_distance).where(
+                e.event_id.in_(ids), e.derived_from.is_not(None)
+            )
+        )
+        return {row.event_id: (row.derived_from, row.derived_distance) for row in rows}
+
+    async def add_links(self, links: Sequence[ExposureLink]) -> int:
+        unique = {link.key: link for link in links}
+        if not unique:
+            return 0
+        rows = [
+            {
+                "low_id": low,
+                "high_id": high,
+                "contact_date": day,
+                "contact_id": link.contact_id,
+                "source_id": link.source_id,
+                "setting": link.setting,
+                "note": link.note,
+                "recorded_by_subject": link.recorded_by.subject,
+                "recorded_by_agency": link.recorded_by.agency,
+            }
+            for (low, high, day), link in unique.items()
+        ]
+        inserted = await self._conn.execute(
+            insert(exposure_links).values(rows).on_conflict_do_nothing().returning(x.low_id)
+        )
+        return len(inserted.all())
+
+    async def links_around(self, citizen_ids: Iterable[str], hops: int) -> Sequence[ExposureLink]:
+        # Breadth-first, one query per hop: the neighbourhoods tracing needs are small
+        # (households, workplaces), and each hop is an index lookup on either end.
+        seen = set(citizen_ids)
+        frontier = set(seen)
+        found: dict[tuple[Any, ...], ExposureLink] = {}
+        for _ in range(hops):
+            if not frontier:
+                break
+            ids = sorted(frontier)
+            rows = await self._conn.execute(
+                select(exposure_links).where(or_(x.low_id.in_(ids), x.high_id.in_(ids)))
+            )
+            frontier = set()
+            for row in rows:
+                link = _link_from_row(row)
+                found[link.key] = link
+                for cid in (row.low_id, row.high_id):
+                    if cid not in seen:
+                        seen.add(cid)
+                        frontier.add(cid)
+        return [found[key] for key in sorted(found)]

@@ -1,0 +1,89 @@
+"""The case-status database (SQLAlchemy Core tables). Alembic migrations create exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+from services.kit.audit import audit_table
+from services.kit.outbox import outbox_table
+from services.kit.request_ids import request_log_table
+
+metadata = MetaData()
+
+# One row per resident the service has heard of: the row ``SELECT ... FOR UPDATE`` locks so
+# that events of one resident are appended one at a time (append folds all of them).
+case_residents = Table(
+    "case_residents",
+    metadata,
+    Column("citizen_id", String(12), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Never updated or deleted: corrections are new rows naming the one they correct.
+status_events = Table(
+    "status_events",
+    metadata,
+    Column("event_id", UUID(as_uuid=False), primary_key=True),
+    Column("citizen_id", String(12), nullable=False),
+    Column("effective_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("classification", SmallInteger, nullable=True),
+    Column("outcome", SmallInteger, nullable=True),
+    Column("care_setting", SmallInteger, nullable=True),
+    Column("care_ward_code", String(5), nullable=True),
+    Column("care_facility", Text, nullable=True),
+    Column("condition", SmallInteger, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("corrects_event_id", UUID(as_uuid=False), nullable=True),
+    Column("origin", SmallInteger, nullable=False),
+    Column("source_agency", Text, nullable=False),
+    Column("source_list_id", Text, nullable=False),
+    Column("source_report_ref", Text, nullable=False),
+    Column("recorded_by_subject", Text, nullable=False),
+    Column("recorded_by_agency", Text, nullable=False),
+    # For DERIVED events: the reported case the level comes from, and how many links away.
+    Column("derived_from", String(12), nullable=True),
+    Column("derived_distance", SmallInteger, nullable=True),
+    # One correction per event (the domain's rule, kept by the database under concurrency).
+    UniqueConstraint("corrects_event_id", name="status_events_one_correction"),
+    Index("status_events_citizen", "citizen_id", "effective_at"),
+)
+
+# A contact is undirected: its identity is the ordered pair plus the day, so the same contact
+# entered either way round is stored once.
+exposure_links = Table(
+    "exposure_links",
+    metadata,
+    Column("low_id", String(12), nullable=False),
+    Column("high_id", String(12), nullable=False),
+    Column("contact_date", Date, nullable=False),
+    Column("contact_id", String(12), nullable=False),
+    Column("source_id", String(12), nullable=False),
+    Column("setting", SmallInteger, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("recorded_by_subject", Text, nullable=False),
+    Column("recorded_by_agency", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("low_id", "high_id", "contact_date", name="exposure_links_key"),
+    CheckConstraint("low_id < high_id", name="exposure_links_ordered"),
+    # Tracing walks links from a resident on either end.
+    Index("exposure_links_high", "high_id"),
+)
+
+audit_log = audit_table(metadata)
+request_log = request_log_table(metadata)
+outbox = outbox_table(metadata)

@@ -1,0 +1,237 @@
+"""Protobuf messages to domain values and domain values to messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any, TypeVar
+
+from dancu.case_status.v1 import case_pb2 as cpb
+from dancu.case_status.v1 import case_status_service_pb2 as pb
+from google.type.date_pb2 import Date
+
+from services.case_status.domain.model import (
+    Actor,
+    Care,
+    CareSetting,
+    CaseStatus,
+    Classification,
+    ContactSetting,
+    ExposureLink,
+    HealthCondition,
+    Outcome,
+    Source,
+    StatusEvent,
+    TimelineEntry,
+)
+from services.case_status.use_cases import CaseView, ContactsRecorded, Recorded, Trace
+from services.kit.errors import FieldViolation, InvalidInput, Validator
+from services.kit.protoconv import date_to_proto, timestamp_from_proto, timestamp_to_proto
+
+E = TypeVar("E", Classification, Outcome, CareSetting, HealthCondition, ContactSetting)
+
+
+class Reader:
+    """Reads request fields into domain values, collecting every violation on the way."""
+
+    def __init__(self) -> None:
+        self.violations = Validator()
+
+    def enum(self, value: int, kind: type[E], field: str) -> E | None:
+        """``None`` for UNSPECIFIED (the rules decide if it is required)."""
+        if value == 0:
+            return None
+        try:
+            return kind(value)
+        except ValueError:
+            self.violations.add(field, "ENUM_UNKNOWN", "is not a known value")
+            return None
+
+    def date(self, value: Date, field: str) -> dt.date | None:
+        try:
+            return dt.date(value.year, value.month, value.day)
+        except ValueError:
+            self.violations.add(field, "DATE_INVALID", "is required and must be a calendar date")
+            return None
+
+
+def _wire(value: enum.IntEnum | None) -> Any:
+    """The proto enum number of a domain enum (numbered alike); 0 (UNSPECIFIED) for None."""
+    return 0 if value is None else int(value)
+
+
+def status_event(
+    request: pb.RecordStatusRequest, event_id: str, now: dt.datetime, actor: Actor
+) -> StatusEvent:
+    """The event to record; the server sets its id, record time and recorder."""
+    read = Reader()
+    msg = request.event
+    effective_at = timestamp_from_proto(msg.effective_time)
+    read.violations.check(
+        effective_at is not None, "event.effective_time", "TIME_REQUIRED", "is required"
+    )
+    care = None
+    if msg.HasField("care"):
+        setting = read.enum(msg.care.setting, CareSetting, "event.care.setting")
+        read.violations.check(
+            msg.care.setting != 0, "event.care.setting", "SETTING_REQUIRED", "is required"
+        )
+        if setting is not None:
+            care = Care(setting, msg.care.ward_code.strip(), msg.care.facility.strip())
+    event = StatusEvent(
+        event_id=event_id,
+        citizen_id=msg.citizen_id.strip(),
+        effective_at=effective_at or now,
+        recorded_at=now,
+        source=Source(
+            msg.source.agency.strip(), msg.source.list_id.strip(), msg.source.report_ref.strip()
+        ),
+        recorded_by=actor,
+        classification=read.enum(msg.classification, Classification, "event.classification"),
+        outcome=read.enum(msg.outcome, Outcome, "event.outcome"),
+        care=care,
+        condition=read.enum(msg.condition, HealthCondition, "event.condition"),
+        reason=msg.reason.strip(),
+        corrects_event_id=msg.corrects_event_id.strip() or None,
+    )
+    read.violations.raise_if_any()
+    return event
+
+
+def exposure_links(
+    request: pb.RecordContactsRequest, actor: Actor, today: dt.date
+) -> tuple[list[ExposureLink], tuple[FieldViolation, ...]]:
+    """The links, one per entry (a bad enum or date read as a placeholder), and the problems
+    found reading them: the use case adds its own, so the caller learns of all at once."""
+    read = Reader()
+    links = []
+    for i, msg in enumerate(request.links):
+        setting = read.enum(msg.setting, ContactSetting, f"links[{i}].setting")
+        read.violations.check(
+            msg.setting != 0, f"links[{i}].setting", "SETTING_REQUIRED", "is required"
+        )
+        day = read.date(msg.contact_date, f"links[{i}].contact_date")
+        links.append(
+            ExposureLink(
+                contact_id=msg.contact_citizen_id.strip(),
+                source_id=msg.source_citizen_id.strip(),
+                contact_date=day or today,
+                setting=setting or ContactSetting.OTHER,
+                recorded_by=actor,
+                note=msg.note.strip(),
+            )
+        )
+    try:
+        read.violations.raise_if_any()
+    except InvalidInput as problems:
+        return links, problems.violations
+    return links, ()
+
+
+def event_message(entry: TimelineEntry) -> cpb.StatusEvent:
+    event = entry.event
+    msg = cpb.StatusEvent(
+        event_id=event.event_id,
+        citizen_id=event.citizen_id,
+        episode_id=entry.episode_id or "",
+        effective_time=timestamp_to_proto(event.effective_at),
+        record_time=timestamp_to_proto(event.recorded_at),
+        classification=_wire(event.classification),
+        outcome=_wire(event.outcome),
+        condition=_wire(event.condition),
+        source=cpb.Source(
+            agency=event.source.agency,
+            list_id=event.source.list_id,
+            report_ref=event.source.report_ref,
+        ),
+        reason=event.reason,
+        corrects_event_id=event.corrects_event_id or "",
+        superseded_by_event_id=entry.superseded_by or "",
+        recorded_by=cpb.Actor(subject=event.recorded_by.subject, agency=event.recorded_by.agency),
+    )
+    if event.care is not None:
+        msg.care.CopyFrom(_care(event.care))
+    return msg
+
+
+def _care(care: Care) -> cpb.Care:
+    return cpb.Care(setting=_wire(care.setting), ward_code=care.ward_code, facility=care.facility)
+
+
+def case_status(case: CaseView) -> cpb.CaseStatus:
+    status = case.status
+    episode = status.episode
+    msg = cpb.CaseStatus(
+        citizen_id=status.citizen_id,
+        classification=_wire(status.classification),
+        level_origin=_wire(status.origin),
+        derived_from_citizen_id=case.derived_from,
+        derived_distance=case.derived_distance,
+        outcome=_wire(status.outcome),
+        condition=_wire(status.condition),
+        episode_id=episode.episode_id if episode else "",
+        isolation_end=date_to_proto(status.isolation_end),
+        as_of_time=timestamp_to_proto(status.as_of),
+    )
+    if status.care is not None:
+        msg.care.CopyFrom(_care(status.care))
+    return msg
+
+
+def record_status_response(result: Recorded) -> pb.RecordStatusResponse:
+    return pb.RecordStatusResponse(
+        event=event_message(result.entry), status=case_status(result.case)
+    )
+
+
+def get_case_status_response(case: CaseView) -> pb.GetCaseStatusResponse:
+    return pb.GetCaseStatusResponse(
+        status=case_status(case),
+        timeline=[event_message(entry) for entry in _by_effective_time(case.status)],
+    )
+
+
+def _by_effective_time(status: CaseStatus) -> list[TimelineEntry]:
+    return sorted(
+        status.timeline,
+        key=lambda e: (e.event.effective_at, e.event.recorded_at, e.event.event_id),
+    )
+
+
+def record_contacts_response(result: ContactsRecorded) -> pb.RecordContactsResponse:
+    return pb.RecordContactsResponse(
+        recorded=result.recorded,
+        changes=[
+            pb.LevelChange(
+                citizen_id=change.citizen_id, before=_wire(change.before), after=_wire(change.after)
+            )
+            for change in result.changes
+        ],
+    )
+
+
+def trace_response(trace: Trace) -> pb.TraceContactsResponse:
+    nodes = []
+    for node in trace.graph.nodes:
+        status = trace.statuses[node.citizen_id]
+        nodes.append(
+            pb.ContactNode(
+                citizen_id=node.citizen_id,
+                classification=_wire(status.classification),
+                level_origin=_wire(status.origin),
+                distance=node.distance,
+            )
+        )
+    return pb.TraceContactsResponse(
+        nodes=nodes,
+        edges=[
+            cpb.ExposureLink(
+                contact_citizen_id=link.contact_id,
+                source_citizen_id=link.source_id,
+                contact_date=date_to_proto(link.contact_date),
+                setting=_wire(link.setting),
+                note=link.note,
+            )
+            for link in trace.graph.links
+        ],
+    )

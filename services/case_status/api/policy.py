@@ -1,0 +1,26 @@
+"""Which roles may call which case-status RPC. Anything not listed is refused (the RPCs not
+implemented yet are listed nowhere).
+
+Roles:
+- health_agency: records statuses and contacts, reads cases (nationwide tokens).
+- ward_police: reads cases and traces contacts of residents living in their wards, records
+  contacts touching their wards (the ward rule is in use_cases).
+- service: other dancu services and workflows.
+"""
+
+from __future__ import annotations
+
+from services.kit.auth import Policy
+
+_SERVICE = "/dancu.case_status.v1.CaseStatusService/"
+
+HEALTH_AGENCY = "health_agency"
+WARD_POLICE = "ward_police"
+SERVICE = "service"
+
+POLICY: Policy = {
+    _SERVICE + "RecordStatus": frozenset({HEALTH_AGENCY, SERVICE}),
+    _SERVICE + "RecordContacts": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
+    _SERVICE + "GetCaseStatus": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
+    _SERVICE + "TraceContacts": frozenset({WARD_POLICE, SERVICE}),
+}
