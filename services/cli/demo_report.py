@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -31,11 +32,22 @@ def _sample_resident(database_url: str) -> tuple[str, str] | None:
     return (row[0], row[1]) if row else None
 
 
-def print_welcome(registry_address: str, registry_url: str, tokens: dict[str, Path]) -> None:
+@dataclass(frozen=True)
+class Endpoints:
+    registry: str
+    case_status: str
+    # Service name -> its database URL.
+    databases: dict[str, str]
+
+
+def print_welcome(endpoints: Endpoints, tokens: dict[str, Path]) -> None:
+    registry_address = endpoints.registry
     print("\ndancu is up.\n")
-    print(f"  registry (gRPC, plaintext): {registry_address}")
-    print(f"  registry database:          {registry_url}")
-    sample = _sample_resident(registry_url)
+    print(f"  registry    (gRPC, plaintext): {endpoints.registry}")
+    print(f"  case_status (gRPC, plaintext): {endpoints.case_status}")
+    for service, url in endpoints.databases.items():
+        print(f"  {service} database: {url}")
+    sample = _sample_resident(endpoints.databases["registry"])
     print("\n  development tokens (valid 24 h; `dancu token --help` makes others):")
     for name, path in tokens.items():
         print(f"    {name:<24} {path}")
@@ -55,5 +67,11 @@ def print_welcome(registry_address: str, registry_url: str, tokens: dict[str, Pa
             f'    grpcurl -plaintext -H "authorization: Bearer $(cat {police})" \\\n'
             f'      -d \'{{"name": "{folded}", "page_size": 5}}\' \\\n'
             f"      {registry_address} dancu.registry.v1.RegistryService/SearchResidents"
+        )
+        health = tokens["health-agency"]
+        print(
+            f'    grpcurl -plaintext -H "authorization: Bearer $(cat {health})" \\\n'
+            f'      -d \'{{"citizen_id": "{citizen_id}"}}\' \\\n'
+            f"      {endpoints.case_status} dancu.case_status.v1.CaseStatusService/GetCaseStatus"
         )
     print("\n  Ctrl-C stops everything.\n", flush=True)

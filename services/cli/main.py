@@ -15,6 +15,7 @@ from services.kit.migrations import MigrationSet
 
 DEFAULT_DEMO_POPULATION = 20_000
 DEFAULT_REGISTRY_PORT = 50051
+DEFAULT_CASE_STATUS_PORT = 50052
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,23 +114,42 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) -> int:
-    from services.cli.demo_report import print_welcome, registry_has_residents
+    from services.cli.demo_report import Endpoints, print_welcome, registry_has_residents
 
-    registry_url = postgres.ensure_database(server_url, postgres.SERVICE_DATABASES["registry"])
-    _migrate("registry", registry_url)
-    if args.demo and not registry_has_residents(registry_url):
-        _seed(registry_url, args.population, 2021, replace=False)
+    urls = {
+        service: postgres.ensure_database(server_url, database)
+        for service, database in postgres.SERVICE_DATABASES.items()
+    }
+    for service, url in urls.items():
+        _migrate(service, url)
+    if args.demo and not registry_has_residents(urls["registry"]):
+        _seed(urls["registry"], args.population, 2021, replace=False)
     tokens = env.write_persona_tokens()
-    port = int(os.environ.get("DANCU_REGISTRY_PORT", DEFAULT_REGISTRY_PORT))
+    public_key = {"DANCU_AUTH_PUBLIC_KEY_FILE": str(env.public_key_path)}
+    registry_port = int(os.environ.get("DANCU_REGISTRY_PORT", DEFAULT_REGISTRY_PORT))
+    case_status_port = int(os.environ.get("DANCU_CASE_STATUS_PORT", DEFAULT_CASE_STATUS_PORT))
     registry = Child(
         "registry",
-        f"127.0.0.1:{port}",
+        f"127.0.0.1:{registry_port}",
         {
-            "DANCU_REGISTRY_DATABASE_URL": registry_url,
-            "DANCU_REGISTRY_PORT": str(port),
-            "DANCU_AUTH_PUBLIC_KEY_FILE": str(env.public_key_path),
+            **public_key,
+            "DANCU_REGISTRY_DATABASE_URL": urls["registry"],
+            "DANCU_REGISTRY_PORT": str(registry_port),
         },
     )
+    case_status = Child(
+        "case_status",
+        f"127.0.0.1:{case_status_port}",
+        {
+            **public_key,
+            "DANCU_CASE_STATUS_DATABASE_URL": urls["case_status"],
+            "DANCU_CASE_STATUS_PORT": str(case_status_port),
+            "DANCU_CASE_STATUS_REGISTRY_ADDRESS": registry.address,
+            # The service persona's token: case status calls the registry as a service.
+            "DANCU_CASE_STATUS_REGISTRY_TOKEN_FILE": str(tokens["service"]),
+        },
+    )
+    endpoints = Endpoints(registry.address, case_status.address, urls)
     return run_until_signalled(
-        [registry], on_ready=lambda: print_welcome(registry.address, registry_url, tokens)
+        [registry, case_status], on_ready=lambda: print_welcome(endpoints, tokens)
     )

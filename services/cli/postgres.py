@@ -11,7 +11,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-SERVICE_DATABASES = {"registry": "dancu_registry"}
+SERVICE_DATABASES = {"registry": "dancu_registry", "case_status": "dancu_case_status"}
 
 
 @contextmanager

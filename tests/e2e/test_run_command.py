@@ -35,10 +35,13 @@ def _free_port() -> int:
 
 
 class Suite:
-    def __init__(self, process: subprocess.Popen[str], home: Path, address: str) -> None:
+    def __init__(
+        self, process: subprocess.Popen[str], home: Path, address: str, case_status: str
+    ) -> None:
         self.process = process
         self.home = home
         self.address = address
+        self.case_status = case_status
         self.output: list[str] = []
 
     def wait_until_up(self) -> None:
@@ -71,11 +74,12 @@ class Suite:
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     home = tmp_path_factory.mktemp("dancu-home")
-    port = _free_port()
+    port, case_status_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "DANCU_HOME": str(home),
         "DANCU_REGISTRY_PORT": str(port),
+        "DANCU_CASE_STATUS_PORT": str(case_status_port),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DANCU_DATABASE_SERVER_URL", None)
@@ -86,7 +90,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    running = Suite(process, home, f"127.0.0.1:{port}")
+    running = Suite(process, home, f"127.0.0.1:{port}", f"127.0.0.1:{case_status_port}")
     try:
         running.wait_until_up()
         yield running
@@ -130,10 +134,49 @@ def test_printed_get_resident_example_works(suite: Suite) -> None:
     assert resident["permanent_residence"]["ward_name"] == "Phường Hoàn Kiếm"
 
 
+def test_case_status_records_an_f0_checked_against_the_running_registry(suite: Suite) -> None:
+    printed = "".join(suite.output)
+    match = re.search(r'"citizen_id": "(\d{12})"', printed)
+    assert match
+    citizen_id = match.group(1)
+    token = (suite.home / "tokens" / "health-agency.jwt").read_text().strip()
+    assert "dancu.case_status.v1.CaseStatusService" in suite.grpcurl(suite.case_status, "list")
+    event = {
+        "request_id": f"e2e-{citizen_id}",
+        "event": {
+            "citizen_id": citizen_id,
+            "effective_time": "2021-09-18T08:00:00+07:00",
+            "classification": "CLASSIFICATION_F0",
+            "care": {"setting": "CARE_SETTING_HOME_ISOLATION", "ward_code": "00070"},
+            "source": {"agency": "cdc-ha-noi", "list_id": "e2e"},
+        },
+    }
+    suite.grpcurl(
+        "-d",
+        json.dumps(event),
+        suite.case_status,
+        "dancu.case_status.v1.CaseStatusService/RecordStatus",
+        token=token,
+    )
+    reply = json.loads(
+        suite.grpcurl(
+            "-d",
+            json.dumps({"citizen_id": citizen_id}),
+            suite.case_status,
+            "dancu.case_status.v1.CaseStatusService/GetCaseStatus",
+            token=token,
+        )
+    )
+    assert reply["status"]["classification"] == "CLASSIFICATION_F0"
+    assert len(reply["timeline"]) == 1
+
+
 def test_sigint_stops_every_process(suite: Suite) -> None:
     parent = psutil.Process(suite.process.pid)
     started = parent.children(recursive=True)
-    assert any("services.registry" in " ".join(p.cmdline()) for p in started)
+    commands = [" ".join(p.cmdline()) for p in started]
+    assert any("services.registry" in c for c in commands)
+    assert any("services.case_status" in c for c in commands)
     suite.process.send_signal(signal.SIGINT)
     assert suite.process.wait(60) == 0
     _, alive = psutil.wait_procs(started, timeout=30)
