@@ -31,6 +31,7 @@ from services.kit.auth import EVERY_WARD, Identity
 from services.kit.db import create_engine
 from services.kit.pagination import PageRequest
 from services.kit.request_ids import IdempotencyKey
+from services.kit.wards import OfficialWards
 from services.registry import use_cases
 from services.registry.adapters.audited_reads import (
     STATEMENT,
@@ -40,7 +41,6 @@ from services.registry.adapters.audited_reads import (
 )
 from services.registry.adapters.clock import SystemClock
 from services.registry.adapters.unit_of_work import SqlUnitOfWorkFactory
-from services.registry.adapters.wards import OfficialWards
 from services.registry.domain import commands
 from services.registry.domain.model import Address, Resident, TemporaryResidence
 

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from dancu.registry.v1 import registry_service_pb2, registry_service_pb2_grpc
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.kit.auth import InvalidPublicKey, TokenVerifier
-from services.kit.config import ConfigError, Env
+from services.kit.auth import TokenVerifier
 from services.kit.db import create_engine
-from services.kit.migrations import SchemaBehind
 from services.kit.server import Server, serve_until_signalled
-from services.kit.telemetry import configure_logging, setup_tracing
+from services.kit.startup import run_service
+from services.kit.wards import OfficialWards
 from services.registry.adapters.audited_reads import BatchedResidentReads
 from services.registry.adapters.clock import SystemClock
 from services.registry.adapters.unit_of_work import SqlUnitOfWorkFactory
-from services.registry.adapters.wards import OfficialWards
 from services.registry.api.errors import ERROR_DOMAIN, ERROR_TABLE
 from services.registry.api.policy import POLICY
 from services.registry.api.servicer import RegistryServicer
@@ -81,30 +76,4 @@ async def run(settings: RegistrySettings, verifier: TokenVerifier) -> None:
 
 
 def main() -> int:
-    env = Env()
-    configure_logging(env.string("DANCU_LOG_LEVEL", "INFO"))
-    # The schema check runs Alembic, whose INFO lines would read like a migration happening.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    try:
-        settings = RegistrySettings.from_env(env)
-        verifier = TokenVerifier(settings.auth_public_key)
-        MIGRATIONS.ensure_current(settings.database_url)
-    except (ConfigError, SchemaBehind, InvalidPublicKey) as error:
-        print(f"registry: cannot start: {error}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as error:
-        # The driver's message names host and database, never data; the URL's password is
-        # not part of it.
-        print(
-            f"registry: cannot start: database unreachable: {_first_line(error)}",
-            file=sys.stderr,
-        )
-        return 2
-    setup_tracing("dancu-registry", env)
-    asyncio.run(run(settings, verifier))
-    return 0
-
-
-def _first_line(error: SQLAlchemyError) -> str:
-    # libpq appends hints on further lines; the operator needs the cause, on one line.
-    return str(getattr(error, "orig", error)).strip().splitlines()[0]
+    return run_service("registry", RegistrySettings.from_env, MIGRATIONS, run)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from services.kit.audit import AuditEvent
 from services.kit.auth import Identity
 from services.kit.request_ids import Claim, IdempotencyKey
+from services.kit.wards import WardInfo
 from services.registry.domain.commands import SearchQuery
 from services.registry.domain.matching import Candidate
 from services.registry.domain.model import (
@@ -22,14 +22,6 @@ from services.registry.domain.model import (
 )
 
 T_contra = TypeVar("T_contra", contravariant=True)
-
-
-@dataclass(frozen=True)
-class WardInfo:
-    code: str
-    name: str
-    province_code: str
-    province_name: str
 
 
 class WardDirectory(Protocol):

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 
 from vietnam_provinces import Province, Ward
 
-from services.registry.ports import WardInfo
+
+@dataclass(frozen=True)
+class WardInfo:
+    code: str
+    name: str
+    province_code: str
+    province_name: str
 
 
 @cache
@@ -24,7 +31,7 @@ def _wards() -> dict[str, WardInfo]:
 
 
 class OfficialWards:
-    """WardDirectory over the ``vietnam-provinces`` data, loaded once per process."""
+    """The ``vietnam-provinces`` data, loaded once per process on first use."""
 
     def exists(self, ward_code: str) -> bool:
         return ward_code in _wards()
