@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from services.case_status.domain.model import ExposureLink, StatusEvent
+from services.case_status.domain.model import (
+    Actor,
+    CareSetting,
+    CaseStatus,
+    Classification,
+    ExposureLink,
+    StatusEvent,
+)
 from services.case_status.domain.tracing import DerivedLevel
+from services.case_status.domain.zones import Zone
 from services.kit.audit import AuditEvent
 from services.kit.auth import Identity
 from services.kit.errors import DomainError
@@ -36,6 +45,61 @@ class ResidentFacts:
     death_date: dt.date | None
     # Permanent ward and, when registered, temporary ward: who may read the case.
     wards: frozenset[str]
+    # The residence snapshot kept beside the case (empty / None when the registry did not
+    # say, e.g. household members listed without their residence).
+    permanent_ward: str = ""
+    province_code: str = ""
+    temporary_ward: str | None = None
+    temporary_from: dt.date | None = None
+    temporary_to: dt.date | None = None
+
+
+class WardRole(enum.IntEnum):
+    ANY = 1
+    PERMANENT = 2
+    TEMPORARY = 3
+    CARE_PLACE = 4
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """Which cases ListCases wants."""
+
+    # None: every ward.
+    ward_code: str | None
+    role: WardRole
+    # Empty: every classification but CLEARED.
+    classifications: frozenset[Classification]
+    care_setting: CareSetting | None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    citizen_id: str
+    # The residence snapshot matches the ward filter (else only the care place may).
+    by_residence: bool
+    province_code: str
+    permanent_ward: str
+
+
+class ResidenceKind(enum.IntEnum):
+    PERMANENT = 1
+    TEMPORARY = 2
+
+
+@dataclass(frozen=True)
+class WardResident:
+    """A resident the registry lists in a ward, and which residence puts them there."""
+
+    citizen_id: str
+    kind: ResidenceKind
+
+
+@dataclass(frozen=True)
+class WardPage:
+    residents: Sequence[WardResident]
+    # Empty on the ward's last page.
+    next_page_token: str
 
 
 class RegistryUnavailable(DomainError):
@@ -45,7 +109,7 @@ class RegistryUnavailable(DomainError):
 class Registry(Protocol):
     """The registry service, seen from case status (over gRPC, with a service token).
 
-    Both calls raise RegistryUnavailable when the registry cannot be reached."""
+    Every call raises RegistryUnavailable when the registry cannot be reached."""
 
     async def resident(self, citizen_id: str) -> ResidentFacts | None:
         """None when the registry has no such resident."""
@@ -53,6 +117,11 @@ class Registry(Protocol):
 
     async def household_members(self, citizen_id: str) -> Sequence[ResidentFacts]:
         """Everyone in the resident's household, the resident included."""
+        ...
+
+    async def residents_in_ward(self, ward_code: str, page_size: int, page_token: str) -> WardPage:
+        """One page of the residents whose permanent or active temporary residence is in the
+        ward (at most 200 per page)."""
         ...
 
 
@@ -80,6 +149,53 @@ class CaseRepository(Protocol):
     async def links_around(self, citizen_ids: Iterable[str], hops: int) -> Sequence[ExposureLink]:
         """Every link within ``hops`` links of any of ``citizen_ids``."""
         ...
+
+    async def save_residences(self, residents: Sequence[ResidentFacts]) -> None:
+        """Stores each resident's residence wards as the registry gave them (with a permanent
+        ward), replacing the earlier snapshot."""
+        ...
+
+    async def save_current(self, statuses: Sequence[CaseStatus]) -> None:
+        """Stores each resident's current status (folded from all events)."""
+        ...
+
+    async def current_levels(self, citizen_ids: Sequence[str]) -> Mapping[str, Classification]:
+        """The current level of those of ``citizen_ids`` who have one."""
+        ...
+
+    async def current_page(
+        self, query: CaseQuery, on_day: dt.date, after: str | None, limit: int
+    ) -> Sequence[str]:
+        """Citizen ids, in order after ``after``, whose current status matches ``query``."""
+        ...
+
+    async def candidates(
+        self,
+        query: CaseQuery,
+        as_of: dt.datetime,
+        after: str | None,
+        limit: int,
+        *,
+        province_code: str | None = None,
+        permanent_wards: frozenset[str] | None = None,
+    ) -> Sequence[Candidate]:
+        """Residents, in id order after ``after``, with an event effective by ``as_of`` who may
+        match ``query`` then (their status at ``as_of`` decides); optionally only those whose
+        permanent residence is in the province / one of the wards."""
+        ...
+
+    async def count_current(
+        self, province_code: str | None, wards: frozenset[str] | None, by_ward: bool
+    ) -> Sequence[tuple[str, str, int, int]]:
+        """(province, ward or "", classification, count) of current statuses by permanent
+        residence (residents with a residence snapshot only)."""
+        ...
+
+    async def add_zone(self, zone: Zone, declared_by: Actor) -> None: ...
+
+    async def zone(self, zone_id: str, *, for_update: bool = False) -> Zone | None: ...
+
+    async def save_zone_end(self, zone: Zone) -> None: ...
 
 
 class UnitOfWork(Protocol):

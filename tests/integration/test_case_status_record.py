@@ -224,7 +224,9 @@ async def test_roles_and_wards_decide_who_sees_what(
     outcomes = [row["outcome"] for row in await case_db.audit("GetCaseStatus", cid)]
     assert outcomes == ["ok", "refused:RESIDENT_NOT_FOUND"]
     # RPCs not built yet are in no role's policy: refused before reaching UNIMPLEMENTED.
-    await expect_error(cdc.ListCases(pb.ListCasesRequest()), grpc.StatusCode.PERMISSION_DENIED)
+    await expect_error(
+        cdc.ListImportResults(pb.ListImportResultsRequest()), grpc.StatusCode.PERMISSION_DENIED
+    )
 
 
 def _get(citizen_id: str, as_of: dt.datetime | None = None) -> pb.GetCaseStatusRequest:

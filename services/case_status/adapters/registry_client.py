@@ -1,6 +1,6 @@
 """The registry, over gRPC with this service's token: residents and households.
 
-Only the registry's generated protos are imported (services share no Python code). Both calls
+Only the registry's generated protos are imported (services share no Python code). All calls
 are reads, so the channel retries them on UNAVAILABLE; when the registry still cannot answer,
 the case-status call fails UNAVAILABLE too (RegistryUnavailable) rather than guess.
 """
@@ -14,12 +14,19 @@ import grpc
 from dancu.registry.v1 import registry_service_pb2 as pb
 from dancu.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from dancu.registry.v1 import resident_pb2 as rpb
+from google.type.date_pb2 import Date
 
-from services.case_status.ports import RegistryUnavailable, ResidentFacts
+from services.case_status.ports import (
+    RegistryUnavailable,
+    ResidenceKind,
+    ResidentFacts,
+    WardPage,
+    WardResident,
+)
 from services.kit.channels import open_channel, retry_service_config
 
 SERVICE = pb.DESCRIPTOR.services_by_name["RegistryService"].full_name
-_READS = ("GetResident", "GetHousehold")
+_READS = ("GetResident", "GetHousehold", "BatchGetResidents", "SearchResidents")
 _OUTAGE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
@@ -27,16 +34,27 @@ def _unavailable() -> RegistryUnavailable:
     return RegistryUnavailable("REGISTRY_UNAVAILABLE", "the registry did not answer; retry")
 
 
+def _day(value: Date) -> dt.date | None:
+    return dt.date(value.year, value.month, value.day) if value.year else None
+
+
 def _facts(resident: rpb.Resident) -> ResidentFacts:
     wards = {resident.permanent_residence.ward_code}
+    temporary = None
     if resident.HasField("temporary_residence"):
-        wards.add(resident.temporary_residence.address.ward_code)
+        temporary = resident.temporary_residence
+        wards.add(temporary.address.ward_code)
     death = resident.death.death_date if resident.HasField("death") else None
     return ResidentFacts(
         citizen_id=resident.citizen_id,
         deceased=resident.civil_status == rpb.CIVIL_STATUS_DECEASED,
-        death_date=dt.date(death.year, death.month, death.day) if death and death.year else None,
+        death_date=_day(death) if death else None,
         wards=frozenset(w for w in wards if w),
+        permanent_ward=resident.permanent_residence.ward_code,
+        province_code=resident.permanent_residence.province_code,
+        temporary_ward=temporary.address.ward_code if temporary else None,
+        temporary_from=_day(temporary.valid_from) if temporary else None,
+        temporary_to=_day(temporary.valid_to) if temporary else None,
     )
 
 
@@ -74,12 +92,38 @@ class GrpcRegistry:
             if error.code() in _OUTAGE:
                 raise _unavailable() from error
             raise
-        return tuple(
-            ResidentFacts(
-                citizen_id=member.citizen_id,
-                deceased=member.civil_status == rpb.CIVIL_STATUS_DECEASED,
-                death_date=None,
-                wards=frozenset(),
+        ids = [member.citizen_id for member in response.household.members]
+        if not ids:
+            return ()
+        # Their residences too (for the residence snapshot): one batch call, not one per member.
+        try:
+            found = await self._stub.BatchGetResidents(pb.BatchGetResidentsRequest(citizen_ids=ids))
+        except grpc.aio.AioRpcError as error:
+            if error.code() in _OUTAGE:
+                raise _unavailable() from error
+            raise
+        return tuple(_facts(resident) for resident in found.residents)
+
+    async def residents_in_ward(self, ward_code: str, page_size: int, page_token: str) -> WardPage:
+        try:
+            response = await self._stub.SearchResidents(
+                pb.SearchResidentsRequest(
+                    ward_code=ward_code, page_size=page_size, page_token=page_token
+                )
             )
-            for member in response.household.members
+        except grpc.aio.AioRpcError as error:
+            if error.code() in _OUTAGE:
+                raise _unavailable() from error
+            raise
+        return WardPage(
+            residents=tuple(
+                WardResident(
+                    r.citizen_id,
+                    ResidenceKind.PERMANENT
+                    if r.permanent_residence.ward_code == ward_code
+                    else ResidenceKind.TEMPORARY,
+                )
+                for r in response.residents
+            ),
+            next_page_token=response.next_page_token,
         )

@@ -10,7 +10,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.case_status.adapters.tables import case_residents, exposure_links, status_events
+from services.case_status.adapters.listing_queries import CaseListingQueries
+from services.case_status.adapters.tables import (
+    case_residents,
+    exposure_links,
+    status_events,
+    zones,
+)
 from services.case_status.domain.model import (
     Actor,
     Care,
@@ -25,9 +31,11 @@ from services.case_status.domain.model import (
     StatusEvent,
 )
 from services.case_status.domain.tracing import DerivedLevel
+from services.case_status.domain.zones import Zone
 
 e = status_events.c
 x = exposure_links.c
+z = zones.c
 
 
 def _optional(kind: Any, value: int | None) -> Any:
@@ -57,6 +65,18 @@ def event_from_row(row: Any) -> StatusEvent:
     )
 
 
+def _zone_from_row(row: Any) -> Zone:
+    return Zone(
+        zone_id=row.zone_id,
+        name=row.name,
+        ward_codes=tuple(row.ward_codes),
+        start_at=row.start_at,
+        end_at=row.end_at,
+        reason=row.reason,
+        end_reason=row.end_reason,
+    )
+
+
 def _link_from_row(row: Any) -> ExposureLink:
     return ExposureLink(
         contact_id=row.contact_id,
@@ -68,7 +88,7 @@ def _link_from_row(row: Any) -> ExposureLink:
     )
 
 
-class SqlCaseRepository:
+class SqlCaseRepository(CaseListingQueries):
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
 
@@ -188,3 +208,32 @@ class SqlCaseRepository:
                         seen.add(cid)
                         frontier.add(cid)
         return [found[key] for key in sorted(found)]
+
+    async def add_zone(self, zone: Zone, declared_by: Actor) -> None:
+        await self._conn.execute(
+            zones.insert().values(
+                zone_id=zone.zone_id,
+                name=zone.name,
+                ward_codes=list(zone.ward_codes),
+                start_at=zone.start_at,
+                end_at=zone.end_at,
+                reason=zone.reason,
+                end_reason=zone.end_reason,
+                declared_by_subject=declared_by.subject,
+                declared_by_agency=declared_by.agency,
+            )
+        )
+
+    async def zone(self, zone_id: str, *, for_update: bool = False) -> Zone | None:
+        query = select(zones).where(z.zone_id == zone_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else _zone_from_row(row)
+
+    async def save_zone_end(self, zone: Zone) -> None:
+        await self._conn.execute(
+            zones.update()
+            .where(z.zone_id == zone.zone_id)
+            .values(end_at=zone.end_at, end_reason=zone.end_reason)
+        )

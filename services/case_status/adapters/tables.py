@@ -15,8 +15,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from services.kit.audit import audit_table
 from services.kit.outbox import outbox_table
@@ -61,6 +62,60 @@ status_events = Table(
     # One correction per event (the domain's rule, kept by the database under concurrency).
     UniqueConstraint("corrects_event_id", name="status_events_one_correction"),
     Index("status_events_citizen", "citizen_id", "effective_at"),
+    # Past-time listings by care place: residents with a care event in a ward.
+    Index(
+        "status_events_care_ward",
+        "care_ward_code",
+        "citizen_id",
+        postgresql_where=text("care_ward_code IS NOT NULL"),
+    ),
+)
+
+# Where a resident lives, as the registry said the last time this service asked (whenever the
+# resident got an event, or was a household member or link end of one). The registry's
+# residence changes reach this table only when the workflows deliver its
+# registry.residence_changed events (not built yet).
+resident_wards = Table(
+    "resident_wards",
+    metadata,
+    Column("citizen_id", String(12), primary_key=True),
+    Column("permanent_ward_code", String(5), nullable=False),
+    Column("province_code", String(2), nullable=False),
+    Column("temporary_ward_code", String(5), nullable=True),
+    Column("temporary_valid_from", Date, nullable=True),
+    Column("temporary_valid_to", Date, nullable=True),
+    Column("refreshed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("resident_wards_permanent", "permanent_ward_code", "citizen_id"),
+    Index("resident_wards_province", "province_code", "permanent_ward_code"),
+    Index(
+        "resident_wards_temporary",
+        "temporary_ward_code",
+        "citizen_id",
+        postgresql_where=text("temporary_ward_code IS NOT NULL"),
+    ),
+)
+
+# Each resident's status folded from all their events, written in the transaction of every
+# event: what ListCases and CountCases read for "now".
+current_status = Table(
+    "current_status",
+    metadata,
+    Column("citizen_id", String(12), primary_key=True),
+    Column("classification", SmallInteger, nullable=True),
+    Column("origin", SmallInteger, nullable=True),
+    Column("outcome", SmallInteger, nullable=True),
+    Column("care_setting", SmallInteger, nullable=True),
+    Column("care_ward_code", String(5), nullable=True),
+    Column("isolation_end", Date, nullable=True),
+    Column("classified_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("current_status_classification", "classification", "citizen_id"),
+    Index(
+        "current_status_care_ward",
+        "care_ward_code",
+        "citizen_id",
+        postgresql_where=text("care_ward_code IS NOT NULL"),
+    ),
 )
 
 # A contact is undirected: its identity is the ordered pair plus the day, so the same contact
@@ -82,6 +137,23 @@ exposure_links = Table(
     CheckConstraint("low_id < high_id", name="exposure_links_ordered"),
     # Tracing walks links from a resident on either end.
     Index("exposure_links_high", "high_id"),
+)
+
+# Epidemic zones: read by id only (the primary key). Ended by setting end_at once.
+zones = Table(
+    "zones",
+    metadata,
+    Column("zone_id", UUID(as_uuid=False), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("ward_codes", ARRAY(String(5)), nullable=False),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("end_at", DateTime(timezone=True), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("end_reason", Text, nullable=False, server_default=""),
+    Column("declared_by_subject", Text, nullable=False),
+    Column("declared_by_agency", Text, nullable=False),
+    Column("declared_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("end_at IS NULL OR end_at > start_at", name="zones_period"),
 )
 
 audit_log = audit_table(metadata)

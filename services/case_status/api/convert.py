@@ -24,7 +24,11 @@ from services.case_status.domain.model import (
     StatusEvent,
     TimelineEntry,
 )
+from services.case_status.domain.zones import Zone
+from services.case_status.ports import CaseQuery, WardRole
 from services.case_status.use_cases import CaseView, ContactsRecorded, Recorded, Trace
+from services.case_status.use_cases.listing import CasePage, Count
+from services.case_status.use_cases.zones import ZonePage
 from services.kit.errors import FieldViolation, InvalidInput, Validator
 from services.kit.protoconv import date_to_proto, timestamp_from_proto, timestamp_to_proto
 
@@ -234,4 +238,86 @@ def trace_response(trace: Trace) -> pb.TraceContactsResponse:
             )
             for link in trace.graph.links
         ],
+    )
+
+
+def zone_declaration(request: pb.DeclareZoneRequest, zone_id: str, now: dt.datetime) -> Zone:
+    """The declared zone with its assigned id; an unset start time means now."""
+    given = request.zone
+    return Zone(
+        zone_id=zone_id,
+        name=given.name,
+        ward_codes=tuple(w.strip() for w in given.ward_codes),
+        start_at=timestamp_from_proto(given.start_time) or now,
+        end_at=timestamp_from_proto(given.end_time),
+        reason=given.reason,
+    )
+
+
+def zone_message(zone: Zone) -> cpb.Zone:
+    return cpb.Zone(
+        zone_id=zone.zone_id,
+        name=zone.name,
+        ward_codes=list(zone.ward_codes),
+        start_time=timestamp_to_proto(zone.start_at),
+        end_time=timestamp_to_proto(zone.end_at),
+        reason=zone.reason,
+    )
+
+
+def zone_residents_response(page: ZonePage, next_page_token: str) -> pb.ListResidentsInZoneResponse:
+    return pb.ListResidentsInZoneResponse(
+        residents=[
+            pb.ZoneResident(
+                citizen_id=r.citizen_id,
+                ward_code=r.ward_code,
+                residence_kind=_wire(r.kind),
+                classification=_wire(r.classification),
+            )
+            for r in page.residents
+        ],
+        next_page_token=next_page_token,
+    )
+
+
+def case_query(request: pb.ListCasesRequest) -> CaseQuery:
+    """The filters of a ListCases request; unreadable ones are INVALID_ARGUMENT."""
+    read = Reader()
+    classification = read.enum(request.classification, Classification, "classification")
+    care_setting = read.enum(request.care_setting, CareSetting, "care_setting")
+    role = WardRole.ANY
+    if request.ward_role:
+        try:
+            role = WardRole(request.ward_role)
+        except ValueError:
+            read.violations.add("ward_role", "ENUM_UNKNOWN", "is not a known value")
+    ward = request.ward_code.strip() or None
+    if ward is None and request.ward_role:
+        read.violations.add("ward_code", "WARD_REQUIRED", "a ward role needs a ward_code")
+    read.violations.raise_if_any()
+    return CaseQuery(
+        ward_code=ward,
+        role=role,
+        classifications=frozenset({classification}) if classification else frozenset(),
+        care_setting=care_setting,
+    )
+
+
+def list_cases_response(page: CasePage, next_page_token: str) -> pb.ListCasesResponse:
+    return pb.ListCasesResponse(
+        cases=[case_status(case) for case in page.cases], next_page_token=next_page_token
+    )
+
+
+def count_cases_response(counts: list[Count]) -> pb.CountCasesResponse:
+    return pb.CountCasesResponse(
+        counts=[
+            pb.CaseCount(
+                province_code=c.province_code,
+                ward_code=c.ward_code,
+                classification=_wire(c.classification),
+                count=c.count,
+            )
+            for c in counts
+        ]
     )

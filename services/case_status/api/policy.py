@@ -2,7 +2,8 @@
 implemented yet are listed nowhere).
 
 Roles:
-- health_agency: records statuses and contacts, reads cases (nationwide tokens).
+- health_agency: records statuses and contacts, reads cases, declares and ends zones
+  (nationwide tokens).
 - ward_police: reads cases and traces contacts of residents living in their wards, records
   contacts touching their wards (the ward rule is in use_cases).
 - service: other dancu services and workflows.
@@ -23,4 +24,11 @@ POLICY: Policy = {
     _SERVICE + "RecordContacts": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
     _SERVICE + "GetCaseStatus": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
     _SERVICE + "TraceContacts": frozenset({WARD_POLICE, SERVICE}),
+    # Ward police: ListCases of one of their wards, CountCases of their wards only.
+    _SERVICE + "ListCases": frozenset({HEALTH_AGENCY, WARD_POLICE}),
+    _SERVICE + "CountCases": frozenset({HEALTH_AGENCY, WARD_POLICE}),
+    _SERVICE + "DeclareZone": frozenset({HEALTH_AGENCY, SERVICE}),
+    _SERVICE + "EndZone": frozenset({HEALTH_AGENCY, SERVICE}),
+    # Ward police: the zone's wards that are theirs only (the rule is in use_cases).
+    _SERVICE + "ListResidentsInZone": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
 }

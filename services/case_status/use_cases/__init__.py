@@ -176,8 +176,12 @@ async def _check_visible(svc: CaseStatusService, identity: Identity, citizen_id:
 
 async def view(uow: UnitOfWork, status: CaseStatus) -> CaseView:
     """The status with the origin of a derived level (stored beside its event)."""
+    return (await views(uow, [status]))[0]
+
+
+def _classifying_event(status: CaseStatus) -> str | None:
     if status.origin is not LevelOrigin.DERIVED:
-        return CaseView(status)
+        return None
     classifying = [
         entry.event.event_id
         for entry in status.timeline
@@ -185,9 +189,27 @@ async def view(uow: UnitOfWork, status: CaseStatus) -> CaseView:
         and entry.event.classification is status.classification
         and entry.event.effective_at == status.classified_at
     ]
-    found = await uow.cases.derivations(classifying[-1:])
-    source, distance = found.get(classifying[-1], ("", 0)) if classifying else ("", 0)
-    return CaseView(status, source, distance)
+    return classifying[-1] if classifying else None
+
+
+async def views(uow: UnitOfWork, statuses: Sequence[CaseStatus]) -> list[CaseView]:
+    """``view`` of many statuses with one query."""
+    events = [_classifying_event(status) for status in statuses]
+    found = await uow.cases.derivations(e for e in events if e is not None)
+    result = []
+    for status, event_id in zip(statuses, events, strict=True):
+        source, distance = found.get(event_id, ("", 0)) if event_id else ("", 0)
+        result.append(CaseView(status, source, distance))
+    return result
+
+
+async def refresh_current(svc: CaseStatusService, uow: UnitOfWork, ids: Sequence[str]) -> None:
+    """Rewrites the current status of ``ids`` from all their events (same transaction)."""
+    unique = sorted(set(ids))
+    events = await uow.cases.events_of(unique)
+    await uow.cases.save_current(
+        [timeline.fold(cid, events.get(cid, ()), policy=svc.isolation) for cid in unique]
+    )
 
 
 async def record_status(
@@ -234,6 +256,8 @@ async def record_status(
         await uow.complete(key, encode(result))
         # The residents whose derived level changed had health data written too.
         touched = (cid, *(c.citizen_id for c in changes))
+        await refresh_current(svc, uow, touched)
+        await uow.cases.save_residences([facts, *members])
         await uow.audit(AuditEvent(method, CASE, touched, "ok", key.request_id))
         await uow.commit()
         return result
@@ -312,7 +336,7 @@ async def record_contacts(
         replayed = await _replay(uow, method, key, ids)
         if replayed is not None:
             return replayed
-        await _check_links_known(svc, identity, links)
+        known = await _check_links_known(svc, identity, links)
         await uow.cases.lock_residents(ids)
         recorded = await uow.cases.add_links(links)
         changes: tuple[LevelChangeWritten, ...] = ()
@@ -321,6 +345,8 @@ async def record_contacts(
         result = ContactsRecorded(recorded, changes)
         await uow.complete(key, encode(result))
         touched = tuple(dict.fromkeys([*ids, *(c.citizen_id for c in changes)]))
+        await refresh_current(svc, uow, [c.citizen_id for c in changes])
+        await uow.cases.save_residences(known)
         await uow.audit(AuditEvent(method, CASE, touched, "ok", key.request_id))
         await uow.commit()
         return result
@@ -328,8 +354,9 @@ async def record_contacts(
 
 async def _check_links_known(
     svc: CaseStatusService, identity: Identity, links: Sequence[ExposureLink]
-) -> None:
-    """Every end is a registered resident; a scoped caller's links each touch its wards."""
+) -> list[ResidentFacts]:
+    """Every end is a registered resident; a scoped caller's links each touch its wards.
+    Returns what the registry said about them."""
     ids = sorted({cid for link in links for cid in (link.contact_id, link.source_id)})
     found = dict(zip(ids, await asyncio.gather(*map(svc.registry.resident, ids)), strict=True))
     violations = []
@@ -349,6 +376,7 @@ async def _check_links_known(
         for link in links
     ):
         raise Forbidden("OUT_OF_JURISDICTION", "a contact involves no resident of your wards")
+    return [facts for facts in found.values() if facts is not None]
 
 
 async def trace_contacts(
