@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from services.case_status.domain.model import (
     Actor,
@@ -18,10 +18,9 @@ from services.case_status.domain.model import (
 )
 from services.case_status.domain.tracing import DerivedLevel
 from services.case_status.domain.zones import Zone
-from services.kit.audit import AuditEvent
 from services.kit.auth import Identity
 from services.kit.errors import DomainError
-from services.kit.request_ids import Claim, IdempotencyKey
+from services.kit.transactions import Transaction
 
 T_contra = TypeVar("T_contra", contravariant=True)
 
@@ -198,27 +197,13 @@ class CaseRepository(Protocol):
     async def save_zone_end(self, zone: Zone) -> None: ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(Transaction, Protocol):
     """One transaction: the case changes, their audit rows, request log and outbox."""
 
     @property
     def cases(self) -> CaseRepository: ...
 
-    async def claim(self, method: str, key: IdempotencyKey) -> Claim: ...
-
-    async def complete(self, key: IdempotencyKey, response: bytes) -> None: ...
-
-    async def audit(self, event: AuditEvent) -> None: ...
-
-    async def publish(
-        self, event_type: str, aggregate_id: str, payload: Mapping[str, Any]
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
     async def __aenter__(self) -> UnitOfWork: ...
-
-    async def __aexit__(self, *exc: object) -> None: ...
 
 
 class UnitOfWorkFactory(Protocol):

@@ -6,9 +6,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from services.kit.audit import AuditEvent
 from services.kit.auth import Identity
-from services.kit.request_ids import Claim, IdempotencyKey
+from services.kit.transactions import Transaction
 from services.kit.wards import WardInfo
 from services.registry.domain.commands import SearchQuery
 from services.registry.domain.matching import Candidate
@@ -123,27 +122,13 @@ class AuditedResidentReads(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(Transaction, Protocol):
     """One transaction: the registry's changes, their audit rows, request log and outbox."""
 
     @property
     def residents(self) -> ResidentRepository: ...
 
-    async def claim(self, method: str, key: IdempotencyKey) -> Claim: ...
-
-    async def complete(self, key: IdempotencyKey, response: bytes) -> None: ...
-
-    async def audit(self, event: AuditEvent) -> None: ...
-
-    async def publish(
-        self, event_type: str, aggregate_id: str, payload: Mapping[str, Any]
-    ) -> None: ...
-
-    async def commit(self) -> None: ...
-
     async def __aenter__(self) -> UnitOfWork: ...
-
-    async def __aexit__(self, *exc: object) -> None: ...
 
 
 class UnitOfWorkFactory(Protocol):

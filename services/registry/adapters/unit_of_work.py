@@ -2,70 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.kit.audit import AuditEvent, AuditWriter
 from services.kit.auth import Identity
-from services.kit.outbox import OutboxWriter
-from services.kit.request_ids import Claim, IdempotencyKey, RequestLog
-from services.kit.telemetry import current_trace_id
+from services.kit.transactions import Bookkeeping, SqlTransaction
 from services.registry.adapters.repository import SqlResidentRepository
 from services.registry.adapters.tables import audit_log, outbox, request_log
 
-_AUDIT = AuditWriter(audit_log)
-_REQUESTS = RequestLog(request_log)
-_OUTBOX = OutboxWriter(outbox)
+_BOOKS = Bookkeeping.of(audit_log, request_log, outbox)
 
 
-class SqlUnitOfWork:
-    """Opens a transaction on enter; rolls back on exit unless ``commit()`` was called."""
-
+class SqlUnitOfWork(SqlTransaction):
     residents: SqlResidentRepository
 
-    def __init__(self, engine: AsyncEngine, identity: Identity) -> None:
-        self._engine = engine
-        self._identity = identity
-        self._conn: AsyncConnection | None = None
-
-    async def __aenter__(self) -> SqlUnitOfWork:
-        self._conn = await self._engine.connect()
-        await self._conn.begin()
-        self.residents = SqlResidentRepository(self._conn)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        try:
-            if conn.in_transaction():
-                await conn.rollback()
-        finally:
-            await conn.close()
-
-    @property
-    def _connection(self) -> AsyncConnection:
-        if self._conn is None:
-            raise RuntimeError("unit of work used outside `async with`")
-        return self._conn
-
-    async def claim(self, method: str, key: IdempotencyKey) -> Claim:
-        return await _REQUESTS.claim(self._connection, self._identity.agency, method, key)
-
-    async def complete(self, key: IdempotencyKey, response: bytes) -> None:
-        await _REQUESTS.complete(self._connection, self._identity.agency, key.request_id, response)
-
-    async def audit(self, event: AuditEvent) -> None:
-        await _AUDIT.write(self._connection, self._identity, event, current_trace_id())
-
-    async def publish(self, event_type: str, aggregate_id: str, payload: Mapping[str, Any]) -> None:
-        await _OUTBOX.append(self._connection, event_type, aggregate_id, payload)
-
-    async def commit(self) -> None:
-        await self._connection.commit()
+    def bind(self, conn: AsyncConnection) -> None:
+        self.residents = SqlResidentRepository(conn)
 
 
 class SqlUnitOfWorkFactory:
@@ -73,4 +24,4 @@ class SqlUnitOfWorkFactory:
         self._engine = engine
 
     def __call__(self, identity: Identity) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._engine, identity)
+        return SqlUnitOfWork(self._engine, identity, _BOOKS)

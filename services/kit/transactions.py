@@ -1,0 +1,116 @@
+"""The transaction every use case runs in, with the rows that travel with its change.
+
+A service's unit of work subclasses ``SqlTransaction`` and binds its repositories to the
+connection in ``bind``; the audit log, request log and outbox are the same in every service,
+each in the service's own database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, Self
+
+from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.kit.audit import AuditEvent, AuditWriter
+from services.kit.auth import Identity
+from services.kit.errors import ConcurrentChange
+from services.kit.outbox import OutboxWriter
+from services.kit.request_ids import Claim, IdempotencyKey, RequestLog
+from services.kit.telemetry import current_trace_id
+
+# deadlock_detected, serialization_failure: PostgreSQL aborted this transaction to let a
+# concurrent one finish; nothing was written and the request may be retried as it is.
+_CONFLICTS = frozenset({"40P01", "40001"})
+
+
+class Transaction(Protocol):
+    """What a use case may do with any service's transaction; a service's UnitOfWork port
+    extends it with its repositories."""
+
+    async def claim(self, method: str, key: IdempotencyKey) -> Claim: ...
+
+    async def complete(self, key: IdempotencyKey, response: bytes) -> None: ...
+
+    async def audit(self, event: AuditEvent) -> None: ...
+
+    async def publish(
+        self, event_type: str, aggregate_id: str, payload: Mapping[str, Any]
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+@dataclass(frozen=True)
+class Bookkeeping:
+    """A service database's audit log, request log and outbox tables."""
+
+    audit: AuditWriter
+    requests: RequestLog
+    outbox: OutboxWriter
+
+    @staticmethod
+    def of(audit_log: Table, request_log: Table, outbox: Table) -> Bookkeeping:
+        return Bookkeeping(AuditWriter(audit_log), RequestLog(request_log), OutboxWriter(outbox))
+
+
+class SqlTransaction:
+    """Opens a transaction on enter; rolls back on exit unless ``commit()`` was called."""
+
+    def __init__(self, engine: AsyncEngine, identity: Identity, books: Bookkeeping) -> None:
+        self._engine = engine
+        self._identity = identity
+        self._books = books
+        self._conn: AsyncConnection | None = None
+
+    def bind(self, conn: AsyncConnection) -> None:
+        """Binds the service's repositories to the transaction's connection."""
+
+    async def __aenter__(self) -> Self:
+        self._conn = await self._engine.connect()
+        await self._conn.begin()
+        self.bind(self._conn)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                await conn.rollback()
+        finally:
+            await conn.close()
+        error = exc[1] if len(exc) > 1 else None
+        if isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in _CONFLICTS:
+            raise ConcurrentChange(
+                "CONCURRENT_UPDATE", "a concurrent change touched the same records; retry"
+            ) from error
+
+    @property
+    def connection(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._conn
+
+    async def claim(self, method: str, key: IdempotencyKey) -> Claim:
+        return await self._books.requests.claim(self.connection, self._identity.agency, method, key)
+
+    async def complete(self, key: IdempotencyKey, response: bytes) -> None:
+        await self._books.requests.complete(
+            self.connection, self._identity.agency, key.request_id, response
+        )
+
+    async def audit(self, event: AuditEvent) -> None:
+        await self._books.audit.write(self.connection, self._identity, event, current_trace_id())
+
+    async def publish(self, event_type: str, aggregate_id: str, payload: Mapping[str, Any]) -> None:
+        await self._books.outbox.append(self.connection, event_type, aggregate_id, payload)
+
+    async def commit(self) -> None:
+        await self.connection.commit()
