@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, pool
+from sqlalchemy import MetaData, create_engine, pool
 
 from services.kit.db import sync_url
 
@@ -61,3 +61,20 @@ class MigrationSet:
             f"database schema is at {current}, which this code does not know (newer code "
             "migrated it?); deploy the version that matches the database"
         )
+
+
+def run_online(metadata: MetaData) -> None:
+    """The body of a service's Alembic ``env.py``: migrate the URL ``MigrationSet`` passed."""
+    from alembic import context
+
+    url = context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("run migrations through MigrationSet.upgrade, which passes the URL")
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
