@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Any, TypeVar
+from typing import Any
 
 from dancu.case_status.v1 import case_pb2 as cpb
 from dancu.case_status.v1 import case_status_service_pb2 as pb
-from google.type.date_pb2 import Date
 
 from services.case_status.domain.model import (
     Actor,
@@ -29,34 +28,9 @@ from services.case_status.ports import CaseQuery, WardRole
 from services.case_status.use_cases import CaseView, ContactsRecorded, Recorded, Trace
 from services.case_status.use_cases.listing import CasePage, Count
 from services.case_status.use_cases.zones import ZonePage
-from services.kit.errors import FieldViolation, InvalidInput, Validator
+from services.kit.errors import FieldViolation, InvalidInput
 from services.kit.protoconv import date_to_proto, timestamp_from_proto, timestamp_to_proto
-
-E = TypeVar("E", Classification, Outcome, CareSetting, HealthCondition, ContactSetting)
-
-
-class Reader:
-    """Reads request fields into domain values, collecting every violation on the way."""
-
-    def __init__(self) -> None:
-        self.violations = Validator()
-
-    def enum(self, value: int, kind: type[E], field: str) -> E | None:
-        """``None`` for UNSPECIFIED (the rules decide if it is required)."""
-        if value == 0:
-            return None
-        try:
-            return kind(value)
-        except ValueError:
-            self.violations.add(field, "ENUM_UNKNOWN", "is not a known value")
-            return None
-
-    def date(self, value: Date, field: str) -> dt.date | None:
-        try:
-            return dt.date(value.year, value.month, value.day)
-        except ValueError:
-            self.violations.add(field, "DATE_INVALID", "is required and must be a calendar date")
-            return None
+from services.kit.request_reading import FieldReader
 
 
 def _wire(value: enum.IntEnum | None) -> Any:
@@ -68,7 +42,7 @@ def status_event(
     request: pb.RecordStatusRequest, event_id: str, now: dt.datetime, actor: Actor
 ) -> StatusEvent:
     """The event to record; the server sets its id, record time and recorder."""
-    read = Reader()
+    read = FieldReader()
     msg = request.event
     effective_at = timestamp_from_proto(msg.effective_time)
     read.violations.check(
@@ -107,14 +81,14 @@ def exposure_links(
 ) -> tuple[list[ExposureLink], tuple[FieldViolation, ...]]:
     """The links, one per entry (a bad enum or date read as a placeholder), and the problems
     found reading them: the use case adds its own, so the caller learns of all at once."""
-    read = Reader()
+    read = FieldReader()
     links = []
     for i, msg in enumerate(request.links):
         setting = read.enum(msg.setting, ContactSetting, f"links[{i}].setting")
         read.violations.check(
             msg.setting != 0, f"links[{i}].setting", "SETTING_REQUIRED", "is required"
         )
-        day = read.date(msg.contact_date, f"links[{i}].contact_date")
+        day = read.date(msg.contact_date, f"links[{i}].contact_date", required=True)
         links.append(
             ExposureLink(
                 contact_id=msg.contact_citizen_id.strip(),
@@ -282,7 +256,7 @@ def zone_residents_response(page: ZonePage, next_page_token: str) -> pb.ListResi
 
 def case_query(request: pb.ListCasesRequest) -> CaseQuery:
     """The filters of a ListCases request; unreadable ones are INVALID_ARGUMENT."""
-    read = Reader()
+    read = FieldReader()
     classification = read.enum(request.classification, Classification, "classification")
     care_setting = read.enum(request.care_setting, CareSetting, "care_setting")
     role = WardRole.ANY

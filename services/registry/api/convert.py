@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TypeVar
 
 from dancu.registry.v1 import registry_service_pb2 as pb
 from dancu.registry.v1 import resident_pb2 as rpb
-from google.type.date_pb2 import Date
 
-from services.kit.errors import Validator
 from services.kit.protoconv import date_to_proto, timestamp_from_proto, timestamp_to_proto
+from services.kit.request_reading import FieldReader
 from services.registry.domain import commands
 from services.registry.domain.matching import Candidate, Verification
 from services.registry.domain.model import (
@@ -30,35 +28,9 @@ from services.registry.domain.model import (
 )
 from services.registry.ports import WardDirectory
 
-E = TypeVar("E", Sex, Relationship, CivilStatus, DeathCause)
 
-
-class Reader:
-    """Reads request fields into domain values, collecting every violation on the way."""
-
-    def __init__(self) -> None:
-        self.violations = Validator()
-
-    def date(self, value: Date, field: str, *, required: bool) -> dt.date | None:
-        if value.year == 0 and value.month == 0 and value.day == 0:
-            if required:
-                self.violations.add(field, "DATE_REQUIRED", "is required")
-            return None
-        try:
-            return dt.date(value.year, value.month, value.day)
-        except ValueError:
-            self.violations.add(field, "DATE_INVALID", "is not a calendar date")
-            return None
-
-    def enum(self, value: int, kind: type[E], field: str) -> E | None:
-        """``None`` for UNSPECIFIED (the rules decide if it is required)."""
-        if value == 0:
-            return None
-        try:
-            return kind(value)
-        except ValueError:
-            self.violations.add(field, "ENUM_UNKNOWN", "is not a known value")
-            return None
+class Reader(FieldReader):
+    """Reads registry request fields into domain values (see FieldReader)."""
 
     def temporary(self, message: rpb.TemporaryResidence, field: str) -> TemporaryResidence | None:
         valid_from = self.date(message.valid_from, f"{field}.valid_from", required=True)
@@ -66,9 +38,6 @@ class Reader:
         if valid_from is None:
             return None
         return TemporaryResidence(address(message.address), valid_from, valid_to)
-
-    def done(self) -> None:
-        self.violations.raise_if_any()
 
 
 def address(message: rpb.Address) -> Address:
