@@ -7,9 +7,10 @@ each in the service's own database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
@@ -17,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.kit.audit import AuditEvent, AuditWriter
 from services.kit.auth import Identity
-from services.kit.errors import ConcurrentChange
+from services.kit.errors import ConcurrentChange, DomainError
 from services.kit.outbox import OutboxWriter
-from services.kit.request_ids import Claim, IdempotencyKey, RequestLog
+from services.kit.request_ids import Claim, IdempotencyKey, RequestLog, StoredResponse
 from services.kit.telemetry import current_trace_id
 
 # deadlock_detected, serialization_failure: PostgreSQL aborted this transaction to let a
@@ -114,3 +115,59 @@ class SqlTransaction:
 
     async def commit(self) -> None:
         await self.connection.commit()
+
+
+T = TypeVar("T", bound=Transaction)
+
+
+@asynccontextmanager
+async def audited(
+    open_transaction: Callable[[], AbstractAsyncContextManager[T]],
+    action: str,
+    resource_type: str,
+    resource_ids: Sequence[str],
+    request_id: str | None = None,
+) -> AsyncIterator[T]:
+    """A transaction whose refusal is audited too.
+
+    A rule that refuses the call rolls the transaction back, audit row included; the attempt
+    itself (who tried what on whose record) is then recorded in a transaction of its own.
+    ``resource_ids`` is read at that moment: a use case that learns whose record it touches
+    only inside the transaction adds to it.
+    """
+    try:
+        async with open_transaction() as transaction:
+            yield transaction
+    except DomainError as refusal:
+        async with open_transaction() as transaction:
+            await transaction.audit(
+                AuditEvent(
+                    action,
+                    resource_type,
+                    tuple(resource_ids),
+                    f"refused:{refusal.reason}",
+                    request_id,
+                )
+            )
+            await transaction.commit()
+        raise
+
+
+async def replay(
+    transaction: Transaction,
+    method: str,
+    key: IdempotencyKey,
+    resource_type: str,
+    resource_ids: Sequence[str],
+) -> StoredResponse | None:
+    """The first execution's response when ``key`` was seen before (audited as "replayed"),
+    else None: go ahead, the request id is now claimed by this transaction."""
+    claim = await transaction.claim(method, key)
+    if claim.is_new:
+        return None
+    await transaction.audit(
+        AuditEvent(method, resource_type, tuple(resource_ids), "replayed", key.request_id)
+    )
+    await transaction.commit()
+    assert claim.stored_response is not None  # completed in the same transaction as the claim
+    return StoredResponse(claim.stored_response)

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from services.kit.audit import AuditEvent
 from services.kit.auth import Identity
-from services.kit.errors import DomainError, Forbidden, NotFound, PreconditionFailed, Validator
+from services.kit.errors import Forbidden, NotFound, PreconditionFailed, Validator
 from services.kit.pagination import PageRequest
 from services.kit.request_ids import IdempotencyKey, StoredResponse
+from services.kit.transactions import audited, replay
 from services.registry.domain import matching, names, rules
 from services.registry.domain.commands import (
     EndTemporaryResidence,
@@ -96,51 +97,21 @@ async def _visible_resident(
     return resident
 
 
-@asynccontextmanager
-async def _transaction(
+def _transaction(
     reg: Registry,
     identity: Identity,
     action: str,
     resource_ids: Sequence[str],
     request_id: str | None = None,
     resource_type: str = RESIDENT,
-) -> AsyncIterator[UnitOfWork]:
-    """A unit of work whose refusal is audited too.
-
-    A rule that refuses the call rolls the transaction back, audit row included; the attempt
-    itself (who tried what on whose record) is then recorded in a transaction of its own.
-    ``resource_ids`` is read at that moment: a use case that learns whose record it touches
-    only inside the transaction adds to it.
-    """
-    try:
-        async with reg.uow(identity) as uow:
-            yield uow
-    except DomainError as refusal:
-        async with reg.uow(identity) as uow:
-            await uow.audit(
-                AuditEvent(
-                    action,
-                    resource_type,
-                    tuple(resource_ids),
-                    f"refused:{refusal.reason}",
-                    request_id,
-                )
-            )
-            await uow.commit()
-        raise
+) -> AbstractAsyncContextManager[UnitOfWork]:
+    return audited(lambda: reg.uow(identity), action, resource_type, resource_ids, request_id)
 
 
 async def _replay(
     uow: UnitOfWork, method: str, key: IdempotencyKey, ids: Sequence[str]
 ) -> StoredResponse | None:
-    """The first execution's response when ``key`` was seen before, else None (go ahead)."""
-    claim = await uow.claim(method, key)
-    if claim.is_new:
-        return None
-    await uow.audit(AuditEvent(method, RESIDENT, tuple(ids), "replayed", key.request_id))
-    await uow.commit()
-    assert claim.stored_response is not None  # completed in the same transaction as the claim
-    return StoredResponse(claim.stored_response)
+    return await replay(uow, method, key, RESIDENT, ids)
 
 
 async def register_resident(

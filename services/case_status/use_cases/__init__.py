@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 
 from services.case_status.domain import rules, timeline
@@ -66,7 +66,6 @@ from services.case_status.use_cases.recompute import (
 from services.kit.audit import AuditEvent
 from services.kit.auth import Identity
 from services.kit.errors import (
-    DomainError,
     FieldViolation,
     Forbidden,
     InvalidInput,
@@ -75,6 +74,7 @@ from services.kit.errors import (
     Validator,
 )
 from services.kit.request_ids import IdempotencyKey, StoredResponse
+from services.kit.transactions import audited, replay
 
 CASE = "case"
 MAX_LINKS = 1000
@@ -127,40 +127,20 @@ def _actor(identity: Identity) -> Actor:
     return Actor(identity.subject, identity.agency)
 
 
-@asynccontextmanager
-async def _transaction(
+def _transaction(
     svc: CaseStatusService,
     identity: Identity,
     action: str,
     resource_ids: Sequence[str],
     request_id: str | None = None,
-) -> AsyncIterator[UnitOfWork]:
-    """A unit of work whose refusal is audited too, in a transaction of its own (the refused
-    one rolled back with its audit row)."""
-    try:
-        async with svc.uow(identity) as uow:
-            yield uow
-    except DomainError as refusal:
-        async with svc.uow(identity) as uow:
-            await uow.audit(
-                AuditEvent(
-                    action, CASE, tuple(resource_ids), f"refused:{refusal.reason}", request_id
-                )
-            )
-            await uow.commit()
-        raise
+) -> AbstractAsyncContextManager[UnitOfWork]:
+    return audited(lambda: svc.uow(identity), action, CASE, resource_ids, request_id)
 
 
 async def _replay(
     uow: UnitOfWork, method: str, key: IdempotencyKey, ids: Sequence[str]
 ) -> StoredResponse | None:
-    claim = await uow.claim(method, key)
-    if claim.is_new:
-        return None
-    await uow.audit(AuditEvent(method, CASE, tuple(ids), "replayed", key.request_id))
-    await uow.commit()
-    assert claim.stored_response is not None  # completed in the same transaction as the claim
-    return StoredResponse(claim.stored_response)
+    return await replay(uow, method, key, CASE, ids)
 
 
 def _visible(identity: Identity, facts: ResidentFacts | None) -> bool:
