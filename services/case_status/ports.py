@@ -8,6 +8,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from services.case_status.domain.imports import (
+    ImportRecord,
+    RowCandidate,
+    RowOutcome,
+    StoredRow,
+)
 from services.case_status.domain.model import (
     Actor,
     CareSetting,
@@ -101,6 +107,34 @@ class WardPage:
     next_page_token: str
 
 
+@dataclass(frozen=True)
+class IdentityClaim:
+    client_ref: str
+    citizen_id: str
+    full_name: str
+    birth_date: dt.date | None
+    ward_code: str
+
+
+class VerificationOutcome(enum.IntEnum):
+    MATCH = 1
+    MATCH_WITH_DIFFERENCES = 2
+    NO_MATCH = 3
+    AMBIGUOUS = 4
+    INVALID = 5
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The registry's answer for one claim."""
+
+    outcome: VerificationOutcome
+    match: RowCandidate | None = None
+    differing_fields: tuple[str, ...] = ()
+    candidates: tuple[RowCandidate, ...] = ()
+    problem: str = ""
+
+
 class RegistryUnavailable(DomainError):
     """The registry did not answer in time: nothing was recorded; retry the same request."""
 
@@ -121,6 +155,14 @@ class Registry(Protocol):
     async def residents_in_ward(self, ward_code: str, page_size: int, page_token: str) -> WardPage:
         """One page of the residents whose permanent or active temporary residence is in the
         ward (at most 200 per page)."""
+        ...
+
+    async def residents(self, citizen_ids: Sequence[str]) -> Sequence[ResidentFacts]:
+        """The registered ones among ``citizen_ids`` (any number; asked 1,000 at a time)."""
+        ...
+
+    async def verify_identities(self, claims: Sequence[IdentityClaim]) -> Sequence[Verification]:
+        """One answer per claim, in order (at most 5,000 claims per call)."""
         ...
 
 
@@ -195,6 +237,27 @@ class CaseRepository(Protocol):
     async def zone(self, zone_id: str, *, for_update: bool = False) -> Zone | None: ...
 
     async def save_zone_end(self, zone: Zone) -> None: ...
+
+    async def add_import(self, record: ImportRecord, rows: Sequence[StoredRow]) -> None: ...
+
+    async def import_record(self, import_id: str) -> ImportRecord | None: ...
+
+    async def previous_import_rows(self, record: ImportRecord) -> dict[str, str] | None:
+        """Row key -> signature of the ward's latest import before ``record`` (None: none);
+        rejected rows left out."""
+        ...
+
+    async def import_rows(
+        self, import_id: str, outcome: RowOutcome | None, after: int, limit: int
+    ) -> Sequence[StoredRow]:
+        """Rows of the import numbered after ``after``, in row order."""
+        ...
+
+    async def import_row(self, import_id: str, row_number: int) -> StoredRow | None:
+        """The row, locked until the transaction ends."""
+        ...
+
+    async def save_row_result(self, import_id: str, stored: StoredRow) -> None: ...
 
 
 class UnitOfWork(Transaction, Protocol):

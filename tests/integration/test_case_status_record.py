@@ -223,9 +223,10 @@ async def test_roles_and_wards_decide_who_sees_what(
     await expect_error(elsewhere.GetCaseStatus(_get(cid)), grpc.StatusCode.NOT_FOUND)
     outcomes = [row["outcome"] for row in await case_db.audit("GetCaseStatus", cid)]
     assert outcomes == ["ok", "refused:RESIDENT_NOT_FOUND"]
-    # RPCs not built yet are in no role's policy: refused before reaching UNIMPLEMENTED.
+    # Roles outside an RPC's policy are refused before any rule runs.
     await expect_error(
-        cdc.ListImportResults(pb.ListImportResultsRequest()), grpc.StatusCode.PERMISSION_DENIED
+        wrong_role.ListImportResults(pb.ListImportResultsRequest()),
+        grpc.StatusCode.PERMISSION_DENIED,
     )
 
 

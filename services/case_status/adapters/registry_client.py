@@ -16,17 +16,29 @@ from dancu.registry.v1 import registry_service_pb2_grpc as pb_grpc
 from dancu.registry.v1 import resident_pb2 as rpb
 from google.type.date_pb2 import Date
 
+from services.case_status.domain.imports import RowCandidate
 from services.case_status.ports import (
+    IdentityClaim,
     RegistryUnavailable,
     ResidenceKind,
     ResidentFacts,
+    Verification,
+    VerificationOutcome,
     WardPage,
     WardResident,
 )
 from services.kit.channels import open_channel, retry_service_config
 
 SERVICE = pb.DESCRIPTOR.services_by_name["RegistryService"].full_name
-_READS = ("GetResident", "GetHousehold", "BatchGetResidents", "SearchResidents")
+_READS = (
+    "GetResident",
+    "GetHousehold",
+    "BatchGetResidents",
+    "SearchResidents",
+    "VerifyIdentities",
+)
+MAX_CLAIMS = 5000
+MAX_BATCH_GET = 1000
 _OUTAGE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
@@ -56,6 +68,40 @@ def _facts(resident: rpb.Resident) -> ResidentFacts:
         temporary_from=_day(temporary.valid_from) if temporary else None,
         temporary_to=_day(temporary.valid_to) if temporary else None,
     )
+
+
+def _candidate(candidate: pb.IdentityCandidate) -> RowCandidate:
+    return RowCandidate(
+        citizen_id=candidate.citizen_id,
+        full_name=candidate.full_name,
+        birth_date=_day(candidate.birth_date),
+        ward_code=candidate.permanent_ward_code,
+        deceased=candidate.civil_status == rpb.CIVIL_STATUS_DECEASED,
+        temporary_ward=candidate.temporary_ward_code,
+    )
+
+
+def _verification(result: pb.IdentityVerification) -> Verification:
+    return Verification(
+        outcome=VerificationOutcome(result.outcome),
+        match=_candidate(result.match) if result.HasField("match") else None,
+        differing_fields=tuple(result.differing_fields),
+        candidates=tuple(_candidate(c) for c in result.candidates),
+        problem=result.problem,
+    )
+
+
+def _claim(claim: IdentityClaim) -> pb.IdentityClaim:
+    message = pb.IdentityClaim(
+        client_ref=claim.client_ref,
+        citizen_id=claim.citizen_id,
+        full_name=claim.full_name,
+        ward_code=claim.ward_code,
+    )
+    if claim.birth_date is not None:
+        born = claim.birth_date
+        message.birth_date.CopyFrom(Date(year=born.year, month=born.month, day=born.day))
+    return message
 
 
 class GrpcRegistry:
@@ -127,3 +173,33 @@ class GrpcRegistry:
             ),
             next_page_token=response.next_page_token,
         )
+
+    async def residents(self, citizen_ids: Sequence[str]) -> Sequence[ResidentFacts]:
+        found: list[ResidentFacts] = []
+        for start in range(0, len(citizen_ids), MAX_BATCH_GET):
+            batch = list(citizen_ids[start : start + MAX_BATCH_GET])
+            try:
+                response = await self._stub.BatchGetResidents(
+                    pb.BatchGetResidentsRequest(citizen_ids=batch)
+                )
+            except grpc.aio.AioRpcError as error:
+                if error.code() in _OUTAGE:
+                    raise _unavailable() from error
+                raise
+            found.extend(_facts(resident) for resident in response.residents)
+        return found
+
+    async def verify_identities(self, claims: Sequence[IdentityClaim]) -> Sequence[Verification]:
+        found: list[Verification] = []
+        for start in range(0, len(claims), MAX_CLAIMS):
+            batch = claims[start : start + MAX_CLAIMS]
+            try:
+                response = await self._stub.VerifyIdentities(
+                    pb.VerifyIdentitiesRequest(claims=[_claim(c) for c in batch])
+                )
+            except grpc.aio.AioRpcError as error:
+                if error.code() in _OUTAGE:
+                    raise _unavailable() from error
+                raise
+            found.extend(_verification(r) for r in response.results)
+        return found

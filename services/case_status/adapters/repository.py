@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -14,8 +15,20 @@ from services.case_status.adapters.listing_queries import CaseListingQueries
 from services.case_status.adapters.tables import (
     case_residents,
     exposure_links,
+    import_rows,
+    imports,
     status_events,
     zones,
+)
+from services.case_status.domain.imports import (
+    ImportRecord,
+    ImportSummary,
+    RowCandidate,
+    RowOutcome,
+    RowResult,
+    StoredRow,
+    SubmittedRow,
+    care_of,
 )
 from services.case_status.domain.model import (
     Actor,
@@ -34,6 +47,19 @@ from services.case_status.domain.tracing import DerivedLevel
 from services.case_status.domain.zones import Zone
 
 e = status_events.c
+im = imports.c
+ir = import_rows.c
+_SUMMARY_COUNTS = (
+    "rows",
+    "applied",
+    "unchanged",
+    "needs_review",
+    "rejected",
+    "new_residents",
+    "changed_residents",
+    "dropped_residents",
+)
+_INSERT_BATCH = 1000
 x = exposure_links.c
 z = zones.c
 
@@ -237,3 +263,174 @@ class SqlCaseRepository(CaseListingQueries):
             .where(z.zone_id == zone.zone_id)
             .values(end_at=zone.end_at, end_reason=zone.end_reason)
         )
+
+    async def add_import(self, record: ImportRecord, rows: Sequence[StoredRow]) -> None:
+        summary = record.summary
+        await self._conn.execute(
+            imports.insert().values(
+                import_id=record.import_id,
+                agency=record.agency,
+                request_id=record.request_id,
+                list_id=record.list_id,
+                list_date=record.list_date,
+                ward_code=record.ward_code,
+                created_at=record.created_at,
+                **{name: getattr(summary, name) for name in _SUMMARY_COUNTS},
+            )
+        )
+        values = [_row_values(record.import_id, stored) for stored in rows]
+        for start in range(0, len(values), _INSERT_BATCH):
+            await self._conn.execute(import_rows.insert(), values[start : start + _INSERT_BATCH])
+
+    async def import_record(self, import_id: str) -> ImportRecord | None:
+        row = (await self._conn.execute(select(imports).where(im.import_id == import_id))).first()
+        if row is None:
+            return None
+        return ImportRecord(
+            import_id=row.import_id,
+            agency=row.agency,
+            request_id=row.request_id,
+            list_id=row.list_id,
+            ward_code=row.ward_code,
+            list_date=row.list_date,
+            created_at=row.created_at,
+            summary=ImportSummary(
+                row.import_id,
+                row.list_id,
+                **{name: getattr(row, name) for name in _SUMMARY_COUNTS},
+            ),
+        )
+
+    async def previous_import_rows(self, record: ImportRecord) -> dict[str, str] | None:
+        previous = (
+            await self._conn.execute(
+                select(im.import_id)
+                .where(
+                    im.ward_code == record.ward_code,
+                    im.import_id != record.import_id,
+                    or_(
+                        im.list_date < record.list_date,
+                        (im.list_date == record.list_date) & (im.created_at < record.created_at),
+                    ),
+                )
+                .order_by(im.list_date.desc(), im.created_at.desc())
+                .limit(1)
+            )
+        ).scalar()
+        if previous is None:
+            return None
+        rows = await self._conn.execute(
+            select(ir.row_key, ir.row_signature).where(
+                ir.import_id == previous, ir.outcome != int(RowOutcome.REJECTED)
+            )
+        )
+        return {r.row_key: r.row_signature for r in rows}
+
+    async def import_rows(
+        self, import_id: str, outcome: RowOutcome | None, after: int, limit: int
+    ) -> Sequence[StoredRow]:
+        query = select(import_rows).where(ir.import_id == import_id, ir.row_number > after)
+        if outcome is not None:
+            query = query.where(ir.outcome == int(outcome))
+        rows = await self._conn.execute(query.order_by(ir.row_number).limit(limit))
+        return [_stored_row(r) for r in rows]
+
+    async def import_row(self, import_id: str, row_number: int) -> StoredRow | None:
+        row = (
+            await self._conn.execute(
+                select(import_rows)
+                .where(ir.import_id == import_id, ir.row_number == row_number)
+                .with_for_update()
+            )
+        ).first()
+        return None if row is None else _stored_row(row)
+
+    async def save_row_result(self, import_id: str, stored: StoredRow) -> None:
+        values = _row_values(import_id, stored)
+        await self._conn.execute(
+            import_rows.update()
+            .where(ir.import_id == import_id, ir.row_number == stored.row.row_number)
+            .values(
+                {
+                    name: values[name]
+                    for name in ("outcome", "citizen_id", "reason", "event_id", "row_key")
+                }
+            )
+        )
+
+
+def _candidate_json(candidate: RowCandidate) -> dict[str, Any]:
+    return {
+        "citizen_id": candidate.citizen_id,
+        "full_name": candidate.full_name,
+        "birth_date": candidate.birth_date.isoformat() if candidate.birth_date else None,
+        "ward_code": candidate.ward_code,
+        "deceased": candidate.deceased,
+        "temporary_ward": candidate.temporary_ward,
+    }
+
+
+def _candidate_from_json(value: dict[str, Any]) -> RowCandidate:
+    born = value.get("birth_date")
+    return RowCandidate(
+        value["citizen_id"],
+        value["full_name"],
+        dt.date.fromisoformat(born) if born else None,
+        value["ward_code"],
+        bool(value.get("deceased")),
+        value.get("temporary_ward") or "",
+    )
+
+
+def _row_values(import_id: str, stored: StoredRow) -> dict[str, Any]:
+    row, result = stored.row, stored.result
+    return {
+        "import_id": import_id,
+        "row_number": row.row_number,
+        "citizen_id_submitted": row.citizen_id,
+        "full_name": row.full_name,
+        "birth_date": row.birth_date,
+        "ward_code": row.ward_code,
+        "street": row.street,
+        "classification": row.classification,
+        "effective_date": row.effective_date,
+        "care_setting": row.care.setting if row.care else None,
+        "care_ward_code": row.care.ward_code if row.care else None,
+        "care_facility": row.care.facility if row.care else None,
+        "condition": row.condition,
+        "outcome": int(result.outcome),
+        "citizen_id": result.citizen_id or None,
+        "reason": result.reason or row.unreadable,
+        "differing_fields": list(result.differing_fields),
+        "candidates": [_candidate_json(c) for c in result.candidates],
+        "event_id": result.event_id or None,
+        "row_key": stored.row_key,
+        "row_signature": stored.row_signature,
+    }
+
+
+def _stored_row(r: Any) -> StoredRow:
+    row = SubmittedRow(
+        row_number=r.row_number,
+        citizen_id=r.citizen_id_submitted,
+        full_name=r.full_name,
+        birth_date=r.birth_date,
+        ward_code=r.ward_code,
+        street=r.street,
+        classification=_optional(Classification, r.classification),
+        effective_date=r.effective_date,
+        care=care_of(
+            _optional(CareSetting, r.care_setting), r.care_ward_code or "", r.care_facility or ""
+        ),
+        condition=_optional(HealthCondition, r.condition),
+    )
+    result = RowResult(
+        row_number=r.row_number,
+        outcome=RowOutcome(r.outcome),
+        citizen_id=r.citizen_id or "",
+        reason=r.reason,
+        differing_fields=tuple(r.differing_fields),
+        candidates=tuple(_candidate_from_json(c) for c in r.candidates),
+        event_id=r.event_id or "",
+    )
+    return StoredRow(row, result, r.row_key, r.row_signature)

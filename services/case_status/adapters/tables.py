@@ -7,7 +7,9 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    ForeignKey,
     Index,
+    Integer,
     MetaData,
     SmallInteger,
     String,
@@ -17,7 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from services.kit.audit import audit_table
 from services.kit.outbox import outbox_table
@@ -154,6 +156,64 @@ zones = Table(
     Column("declared_by_agency", Text, nullable=False),
     Column("declared_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("end_at IS NULL OR end_at > start_at", name="zones_period"),
+)
+
+# One row per daily list imported; its summary is stored as counted when it was imported.
+imports = Table(
+    "imports",
+    metadata,
+    Column("import_id", UUID(as_uuid=False), primary_key=True),
+    Column("agency", Text, nullable=False),
+    Column("request_id", Text, nullable=False),
+    Column("list_id", Text, nullable=False),
+    Column("list_date", Date, nullable=False),
+    Column("ward_code", String(5), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("rows", Integer, nullable=False),
+    Column("applied", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("needs_review", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("new_residents", Integer, nullable=False),
+    Column("changed_residents", Integer, nullable=False),
+    Column("dropped_residents", Integer, nullable=False),
+    # The previous list of a ward: the latest one before (list_date, created_at).
+    Index("imports_ward", "ward_code", "list_date", "created_at"),
+)
+
+# Every submitted row with its result. ``row_key`` names the resident for day-over-day
+# comparison (the matched citizen id, else the normalised name and birth date);
+# ``row_signature`` is what the row says about them (classification, care, condition).
+import_rows = Table(
+    "import_rows",
+    metadata,
+    Column(
+        "import_id",
+        UUID(as_uuid=False),
+        ForeignKey("imports.import_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("row_number", Integer, primary_key=True),
+    Column("citizen_id_submitted", Text, nullable=False),
+    Column("full_name", Text, nullable=False),
+    Column("birth_date", Date, nullable=True),
+    Column("ward_code", Text, nullable=False),
+    Column("street", Text, nullable=False),
+    Column("classification", SmallInteger, nullable=True),
+    Column("effective_date", Date, nullable=True),
+    Column("care_setting", SmallInteger, nullable=True),
+    Column("care_ward_code", Text, nullable=True),
+    Column("care_facility", Text, nullable=True),
+    Column("condition", SmallInteger, nullable=True),
+    Column("outcome", SmallInteger, nullable=False),
+    Column("citizen_id", String(12), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("differing_fields", ARRAY(Text), nullable=False),
+    Column("candidates", JSONB, nullable=False),
+    Column("event_id", UUID(as_uuid=False), nullable=True),
+    Column("row_key", Text, nullable=False),
+    Column("row_signature", Text, nullable=False),
+    Index("import_rows_outcome", "import_id", "outcome", "row_number"),
 )
 
 audit_log = audit_table(metadata)

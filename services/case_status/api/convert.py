@@ -9,6 +9,13 @@ from typing import Any
 from dancu.case_status.v1 import case_pb2 as cpb
 from dancu.case_status.v1 import case_status_service_pb2 as pb
 
+from services.case_status.domain.imports import (
+    ImportHeader,
+    ImportSummary,
+    RowOutcome,
+    RowResult,
+    SubmittedRow,
+)
 from services.case_status.domain.model import (
     Actor,
     Care,
@@ -295,3 +302,117 @@ def count_cases_response(counts: list[Count]) -> pb.CountCasesResponse:
             for c in counts
         ]
     )
+
+
+# --- daily list imports ----------------------------------------------------------------------
+
+
+def _date_or_problem(value: Any) -> tuple[dt.date | None, bool]:
+    """(date, readable): an unset date (all zero) is None and readable."""
+    if not (value.year or value.month or value.day):
+        return None, True
+    try:
+        return dt.date(value.year, value.month, value.day), True
+    except ValueError:
+        return None, False
+
+
+def _enum_or_problem(value: int, kind: Any) -> tuple[Any, bool]:
+    if value == 0:
+        return None, True
+    try:
+        return kind(value), True
+    except ValueError:
+        return None, False
+
+
+def import_header(msg: pb.ImportHeader) -> ImportHeader:
+    list_date, readable = _date_or_problem(msg.list_date)
+    if not readable:
+        raise InvalidInput(
+            [FieldViolation("header.list_date", "DATE_INVALID", "is not a calendar date")]
+        )
+    return ImportHeader(
+        msg.request_id.strip(), msg.list_id.strip(), list_date, msg.ward_code.strip()
+    )
+
+
+def import_row(msg: pb.ImportRow) -> SubmittedRow:
+    """The row as sent; a field that cannot be read at all makes the row REJECTED (its reason
+    in ``unreadable``), never the whole import."""
+    problems: list[str] = []
+    birth_date, ok = _date_or_problem(msg.birth_date)
+    if not ok:
+        problems.append("BIRTH_DATE_INVALID")
+    effective_date, ok = _date_or_problem(msg.effective_date)
+    if not ok:
+        problems.append("EFFECTIVE_DATE_INVALID")
+    classification, ok = _enum_or_problem(msg.classification, Classification)
+    if not ok:
+        problems.append("CLASSIFICATION_UNKNOWN")
+    condition, ok = _enum_or_problem(msg.condition, HealthCondition)
+    if not ok:
+        problems.append("CONDITION_UNKNOWN")
+    care = None
+    if msg.HasField("care"):
+        setting, ok = _enum_or_problem(msg.care.setting, CareSetting)
+        if not ok or setting is None:
+            problems.append("CARE_SETTING_UNKNOWN")
+        else:
+            care = Care(setting, msg.care.ward_code.strip(), msg.care.facility.strip())
+    return SubmittedRow(
+        row_number=msg.row_number,
+        citizen_id=msg.citizen_id.strip(),
+        full_name=" ".join(msg.full_name.split()),
+        birth_date=birth_date,
+        ward_code=msg.ward_code.strip(),
+        street=msg.street.strip(),
+        classification=classification,
+        effective_date=effective_date,
+        care=care,
+        condition=condition,
+        unreadable=problems[0] if problems else "",
+    )
+
+
+def import_summary(summary: ImportSummary) -> pb.ImportSummary:
+    return pb.ImportSummary(
+        import_id=summary.import_id,
+        list_id=summary.list_id,
+        rows=summary.rows,
+        applied=summary.applied,
+        unchanged=summary.unchanged,
+        needs_review=summary.needs_review,
+        rejected=summary.rejected,
+        new_residents=summary.new_residents,
+        changed_residents=summary.changed_residents,
+        dropped_residents=summary.dropped_residents,
+    )
+
+
+def row_result(result: RowResult) -> pb.RowResult:
+    return pb.RowResult(
+        row_number=result.row_number,
+        outcome=_wire(result.outcome),
+        citizen_id=result.citizen_id,
+        reason=result.reason,
+        differing_fields=list(result.differing_fields),
+        candidates=[
+            pb.Candidate(
+                citizen_id=c.citizen_id,
+                full_name=c.full_name,
+                birth_date=date_to_proto(c.birth_date),
+                ward_code=c.ward_code,
+            )
+            for c in result.candidates
+        ],
+        event_id=result.event_id,
+    )
+
+
+def row_outcome(value: int) -> RowOutcome | None:
+    """None for UNSPECIFIED (every outcome)."""
+    read = FieldReader()
+    outcome = read.enum(value, RowOutcome, "outcome")
+    read.done()
+    return outcome

@@ -1,5 +1,4 @@
-"""Which roles may call which case-status RPC. Anything not listed is refused (the RPCs not
-implemented yet are listed nowhere).
+"""Which roles may call which case-status RPC. Anything not listed is refused.
 
 Roles:
 - health_agency: records statuses and contacts, reads cases, declares and ends zones
@@ -7,6 +6,9 @@ Roles:
 - ward_police: reads cases and traces contacts of residents living in their wards, records
   contacts touching their wards (the ward rule is in use_cases).
 - service: other dancu services and workflows.
+
+Daily list imports, their results and their review: health agencies and services for any
+ward; ward police for lists of their own wards only (the ward rule is in use_cases).
 """
 
 from __future__ import annotations
@@ -31,4 +33,7 @@ POLICY: Policy = {
     _SERVICE + "EndZone": frozenset({HEALTH_AGENCY, SERVICE}),
     # Ward police: the zone's wards that are theirs only (the rule is in use_cases).
     _SERVICE + "ListResidentsInZone": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
+    _SERVICE + "ImportCaseList": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
+    _SERVICE + "ListImportResults": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
+    _SERVICE + "ResolveImportRow": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
 }

@@ -1,11 +1,13 @@
 """CaseStatusService over gRPC: reads requests, calls the use cases, writes responses.
 
 Thin on purpose: validation and rules live in the domain, transactions in the use cases,
-errors are mapped by the server's error interceptor. The import RPCs do not exist yet: they
-answer UNIMPLEMENTED (the generated base class does, and the policy names none of them).
+errors are mapped by the server's error interceptor.
 """
 
 from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
 
 from dancu.case_status.v1 import case_status_service_pb2 as pb
 from dancu.case_status.v1 import case_status_service_pb2_grpc as pb_grpc
@@ -13,10 +15,12 @@ from google.protobuf.message import Message
 
 from services.case_status import use_cases
 from services.case_status.api import convert
+from services.case_status.domain.imports import MAX_ROWS_PER_IMPORT, SubmittedRow
 from services.case_status.domain.model import Actor
 from services.case_status.domain.tracing import MAX_DEPTH
-from services.case_status.use_cases import CaseStatusService, listing, zones
+from services.case_status.use_cases import CaseStatusService, imports, listing, zones
 from services.kit.auth import current_identity
+from services.kit.errors import FieldViolation, InvalidInput
 from services.kit.grpc_types import Context
 from services.kit.pagination import encode_token, page_request
 from services.kit.protoconv import timestamp_from_proto
@@ -28,6 +32,47 @@ from services.kit.request_ids import (
 )
 
 MAX_PAGE_SIZE = 500
+MAX_ROWS_PER_MESSAGE = 5000
+
+
+def _stream_problem(field: str, reason: str, description: str) -> InvalidInput:
+    return InvalidInput([FieldViolation(field, reason, description)])
+
+
+async def _read_import(
+    requests: AsyncIterator[pb.ImportCaseListRequest],
+) -> tuple[pb.ImportHeader, list[SubmittedRow], str]:
+    """The header, the rows, and the fingerprint of both (row by row, so the same list split
+    into messages differently is the same request)."""
+    header: pb.ImportHeader | None = None
+    rows: list[SubmittedRow] = []
+    digest = hashlib.sha256(b"ImportCaseList")
+    async for request in requests:
+        part = request.WhichOneof("part")
+        if header is None:
+            if part != "header":
+                raise _stream_problem("header", "HEADER_FIRST", "the first message is the header")
+            header = request.header
+            digest.update(header.SerializeToString(deterministic=True))
+            continue
+        if part != "rows":
+            raise _stream_problem("header", "HEADER_REPEATED", "send the header once, first")
+        if len(request.rows.rows) > MAX_ROWS_PER_MESSAGE:
+            raise _stream_problem(
+                "rows", "TOO_MANY_ROWS", f"at most {MAX_ROWS_PER_MESSAGE} rows per message"
+            )
+        if len(rows) + len(request.rows.rows) > MAX_ROWS_PER_IMPORT:
+            raise _stream_problem(
+                "rows", "TOO_MANY_ROWS", f"at most {MAX_ROWS_PER_IMPORT} rows per import"
+            )
+        for row in request.rows.rows:
+            data = row.SerializeToString(deterministic=True)
+            digest.update(len(data).to_bytes(4, "big"))
+            digest.update(data)
+            rows.append(convert.import_row(row))
+    if header is None:
+        raise _stream_problem("header", "HEADER_REQUIRED", "the stream starts with a header")
+    return header, rows, digest.hexdigest()
 
 
 def _key(method: str, request: Message, request_id: str) -> IdempotencyKey:
@@ -171,3 +216,67 @@ class CaseStatusServicer(pb_grpc.CaseStatusServiceServicer):
             timestamp_from_proto(request.as_of_time),
         )
         return convert.count_cases_response(counts)
+
+    async def ImportCaseList(
+        self, request_iterator: AsyncIterator[pb.ImportCaseListRequest], context: Context
+    ) -> pb.ImportCaseListResponse:
+        identity = current_identity()
+        message, rows, digest = await _read_import(request_iterator)
+        validate_request_id(message.request_id.strip(), "header.request_id")
+        header = convert.import_header(message)
+        result = await imports.import_case_list(
+            self._svc,
+            identity,
+            header,
+            rows,
+            IdempotencyKey(header.request_id, digest),
+            lambda s: pb.ImportCaseListResponse(
+                summary=convert.import_summary(s)
+            ).SerializeToString(),
+        )
+        if isinstance(result, StoredResponse):
+            return pb.ImportCaseListResponse.FromString(result.data)
+        return pb.ImportCaseListResponse(summary=convert.import_summary(result))
+
+    async def ListImportResults(
+        self, request: pb.ListImportResultsRequest, context: Context
+    ) -> pb.ListImportResultsResponse:
+        import_id = request.import_id.strip()
+        outcome = convert.row_outcome(request.outcome)
+        query = ("ListImportResults", import_id, int(outcome or 0))
+        page = page_request(
+            request.page_size,
+            request.page_token,
+            query,
+            default=1000,
+            maximum=imports.MAX_RESULTS_PAGE,
+        )
+        result = await imports.list_import_results(
+            self._svc,
+            current_identity(),
+            import_id,
+            outcome,
+            page.after[0] if page.after else None,
+            page.size,
+        )
+        token = encode_token((result.after,), query) if result.after is not None else ""
+        return pb.ListImportResultsResponse(
+            results=[convert.row_result(r) for r in result.results], next_page_token=token
+        )
+
+    async def ResolveImportRow(
+        self, request: pb.ResolveImportRowRequest, context: Context
+    ) -> pb.ResolveImportRowResponse:
+        key = _key("ResolveImportRow", request, request.request_id)
+        result = await imports.resolve_import_row(
+            self._svc,
+            current_identity(),
+            request.import_id.strip(),
+            request.row_number,
+            request.citizen_id.strip(),
+            key,
+            lambda r: pb.ResolveImportRowResponse(result=convert.row_result(r)).SerializeToString(),
+        )
+        if isinstance(result, StoredResponse):
+            return pb.ResolveImportRowResponse.FromString(result.data)
+        return pb.ResolveImportRowResponse(result=convert.row_result(result))

@@ -1,0 +1,435 @@
+"""Daily list imports: verify every row with the registry, apply the matched ones, keep every
+row's result, and compare with the ward's previous list.
+
+One import is one transaction: the request id is claimed first (a replay returns the stored
+summary and asks the registry nothing), the registry verifies the rows in batches of up to
+5,000 and is asked for the matched residents' residences (1,000 a time) and the households of
+rows reporting an F0, all before any resident is locked; then the matched residents are locked
+in id order, their events read with one query, the new events appended (with the outbox rows,
+household contacts and derived-level recomputation RecordStatus does), the current statuses
+rewritten and the rows stored in batches. A row that says what the resident's current status
+already says is UNCHANGED and writes no event, so the same list imported again changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from services.case_status.domain import rules, timeline
+from services.case_status.domain.household import propose_household_contacts
+from services.case_status.domain.imports import (
+    MAX_ROWS_PER_IMPORT,
+    ImportHeader,
+    ImportRecord,
+    ImportSummary,
+    RowCandidate,
+    RowOutcome,
+    RowResult,
+    StoredRow,
+    SubmittedRow,
+    row_key,
+    row_problem,
+    row_signature,
+    says_the_same,
+    summarise,
+)
+from services.case_status.domain.model import (
+    VIETNAM_TIME,
+    Actor,
+    Classification,
+    Source,
+    StatusEvent,
+    vietnam_date,
+)
+from services.case_status.ports import (
+    IdentityClaim,
+    ResidentFacts,
+    ResultEncoder,
+    UnitOfWork,
+    Verification,
+    VerificationOutcome,
+)
+from services.case_status.use_cases import (
+    CASE,
+    CaseStatusService,
+    _became_f0,
+    _replay,
+    _transaction,
+    new_event_id,
+    refresh_current,
+)
+from services.case_status.use_cases.recompute import (
+    STATUS_CHANGED,
+    recompute_around,
+    status_changed_payload,
+)
+from services.kit.audit import AuditEvent
+from services.kit.auth import Identity
+from services.kit.errors import (
+    DomainError,
+    FieldViolation,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    Validator,
+)
+from services.kit.request_ids import IdempotencyKey, StoredResponse
+
+IMPORT = "case_import"
+# Residents per statement of the set-based steps (each row takes up to 8 parameters).
+SQL_SLICE = 2000
+T = TypeVar("T")
+MAX_RESULTS_PAGE = 5000
+
+
+@dataclass(frozen=True)
+class ResultsPage:
+    results: Sequence[RowResult]
+    # The last row number of a full page; None on the last page.
+    after: int | None
+
+
+def validate_header(svc: CaseStatusService, header: ImportHeader, rows: int) -> None:
+    v = Validator()
+    v.check(bool(header.list_id), "header.list_id", "LIST_ID_REQUIRED", "is required")
+    v.check(len(header.list_id) <= 200, "header.list_id", "TOO_LONG", "at most 200 characters")
+    v.check(header.list_date is not None, "header.list_date", "DATE_REQUIRED", "is required")
+    v.check(svc.ward_exists(header.ward_code), "header.ward_code", "WARD_UNKNOWN", "no such ward")
+    v.check(
+        rows <= MAX_ROWS_PER_IMPORT,
+        "rows",
+        "TOO_MANY_ROWS",
+        f"at most {MAX_ROWS_PER_IMPORT} rows per import",
+    )
+    v.raise_if_any()
+
+
+def _check_ward(identity: Identity, ward_code: str) -> None:
+    if not identity.nationwide and ward_code not in identity.wards:
+        raise Forbidden("OUT_OF_JURISDICTION", "the list is for a ward that is not yours")
+
+
+def _claim(row: SubmittedRow) -> IdentityClaim:
+    return IdentityClaim(
+        str(row.row_number), row.citizen_id, row.full_name, row.birth_date, row.ward_code
+    )
+
+
+def _in_scope(identity: Identity, found: Verification) -> Verification:
+    """What a ward-scoped caller may learn: residents of other wards are unknown to it (as the
+    registry answers such a caller itself), though this service asks with its own token."""
+    if identity.nationwide:
+        return found
+    if found.match is not None and not found.match.lives_in(identity.wards):
+        return Verification(VerificationOutcome.NO_MATCH)
+    candidates = tuple(c for c in found.candidates if c.lives_in(identity.wards))
+    if found.outcome is VerificationOutcome.AMBIGUOUS and not candidates:
+        return Verification(VerificationOutcome.NO_MATCH)
+    return replace(found, candidates=candidates)
+
+
+def _classify(row: SubmittedRow, found: Verification) -> RowResult | str:
+    """The row's result when it is not applied, else the matched citizen id."""
+    n = row.row_number
+    match found.outcome:
+        case VerificationOutcome.MATCH if found.match is not None:
+            if found.match.deceased:
+                return RowResult(n, RowOutcome.REJECTED, reason="RESIDENT_DECEASED")
+            return found.match.citizen_id
+        case VerificationOutcome.MATCH_WITH_DIFFERENCES if found.match is not None:
+            return RowResult(
+                n,
+                RowOutcome.NEEDS_REVIEW,
+                reason="MATCH_WITH_DIFFERENCES",
+                differing_fields=found.differing_fields,
+                candidates=(found.match,),
+            )
+        case VerificationOutcome.AMBIGUOUS:
+            return RowResult(
+                n, RowOutcome.NEEDS_REVIEW, reason="AMBIGUOUS", candidates=found.candidates
+            )
+        case VerificationOutcome.INVALID:
+            return RowResult(n, RowOutcome.REJECTED, reason=found.problem or "INVALID")
+        case _:
+            return RowResult(n, RowOutcome.REJECTED, reason="NO_MATCH")
+
+
+def _event(
+    row: SubmittedRow, cid: str, list_id: str, identity: Identity, now: dt.datetime
+) -> StatusEvent:
+    assert row.effective_date is not None
+    start = dt.datetime.combine(row.effective_date, dt.time(), VIETNAM_TIME)
+    return StatusEvent(
+        event_id=new_event_id(),
+        citizen_id=cid,
+        effective_at=min(start, now),
+        recorded_at=now,
+        source=Source(identity.agency, list_id, f"row {row.row_number}"),
+        recorded_by=Actor(identity.subject, identity.agency),
+        classification=row.classification,
+        care=row.care,
+        condition=row.condition,
+        reason=f"daily list {list_id}, row {row.row_number}",
+    )
+
+
+@dataclass(frozen=True)
+class _RegistryContext:
+    """What the registry says about the matched residents, asked before any lock is taken:
+    their residences (the snapshot kept beside cases) and, for rows reporting an F0, their
+    households (who become HOUSEHOLD contacts, as with RecordStatus)."""
+
+    facts: Mapping[str, ResidentFacts]
+    households: Mapping[str, Sequence[ResidentFacts]]
+
+
+async def _registry_context(
+    svc: CaseStatusService, matched: Sequence[tuple[SubmittedRow, str]]
+) -> _RegistryContext:
+    ids = sorted({cid for _, cid in matched})
+    f0 = sorted({cid for row, cid in matched if row.classification is Classification.F0})
+    facts = await svc.registry.residents(ids) if ids else ()
+    households = await asyncio.gather(*map(svc.registry.household_members, f0))
+    return _RegistryContext(
+        {f.citizen_id: f for f in facts}, dict(zip(f0, households, strict=True))
+    )
+
+
+async def _apply(
+    svc: CaseStatusService,
+    uow: UnitOfWork,
+    identity: Identity,
+    list_id: str,
+    matched: Sequence[tuple[SubmittedRow, str]],
+    now: dt.datetime,
+) -> dict[int, RowResult]:
+    """Applies each matched row to its resident, in row order: APPLIED, UNCHANGED, or
+    REJECTED with the reason the status rules gave."""
+    known = await _registry_context(svc, matched)
+    ids = sorted({cid for _, cid in matched})
+    # In slices: a statement takes at most 65,535 parameters. Ascending slices keep the
+    # locks in id order across statements.
+    events: dict[str, list[StatusEvent]] = {}
+    for part in _slices(ids, SQL_SLICE):
+        await uow.cases.lock_residents(part)
+        events.update(
+            (cid, list(found)) for cid, found in (await uow.cases.events_of(part)).items()
+        )
+    results: dict[int, RowResult] = {}
+    changed: list[str] = []
+    for row, cid in matched:
+        n = row.row_number
+        history = events.setdefault(cid, [])
+        if says_the_same(row, timeline.fold(cid, history, policy=svc.isolation)):
+            results[n] = RowResult(n, RowOutcome.UNCHANGED, citizen_id=cid)
+            continue
+        event = _event(row, cid, list_id, identity, now)
+        try:
+            rules.validate_event(event, now, svc.ward_exists)
+            appended = timeline.append(history, event, policy=svc.isolation)
+        except InvalidInput as invalid:
+            reason = invalid.violations[0].reason if invalid.violations else invalid.reason
+            results[n] = RowResult(n, RowOutcome.REJECTED, citizen_id=cid, reason=reason)
+            continue
+        except DomainError as refused:
+            results[n] = RowResult(n, RowOutcome.REJECTED, citizen_id=cid, reason=refused.reason)
+            continue
+        await uow.cases.add_event(event)
+        await uow.publish(STATUS_CHANGED, cid, status_changed_payload(event, appended.after))
+        history.append(event)
+        if _became_f0(appended.before, appended.after):
+            members = known.households.get(cid, ())
+            links = propose_household_contacts(
+                cid,
+                vietnam_date(appended.after.classified_at or event.effective_at),
+                [m.citizen_id for m in members if not m.deceased],
+                await uow.cases.links_around([cid], 1),
+                Actor(identity.subject, identity.agency),
+            )
+            await uow.cases.add_links(links)
+        if appended.recomputed:
+            changed.append(cid)
+        results[n] = RowResult(n, RowOutcome.APPLIED, citizen_id=cid, event_id=event.event_id)
+    touched = list(dict.fromkeys(changed))
+    if touched:
+        changes = await recompute_around(uow, svc.tracing, svc.isolation, touched, identity, now)
+        touched.extend(c.citizen_id for c in changes)
+        for part in _slices(sorted(set(touched)), SQL_SLICE):
+            await refresh_current(svc, uow, part)
+    members = [m for household in known.households.values() for m in household]
+    for facts in _slices([*known.facts.values(), *members], SQL_SLICE):
+        await uow.cases.save_residences(facts)
+    return results
+
+
+def _slices(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]
+
+
+async def import_case_list(
+    svc: CaseStatusService,
+    identity: Identity,
+    header: ImportHeader,
+    rows: Sequence[SubmittedRow],
+    key: IdempotencyKey,
+    encode: ResultEncoder[ImportSummary],
+) -> ImportSummary | StoredResponse:
+    validate_header(svc, header, len(rows))
+    assert header.list_date is not None
+    method = "ImportCaseList"
+    resource_ids: list[str] = []
+    async with _transaction(svc, identity, method, resource_ids, key.request_id) as uow:
+        _check_ward(identity, header.ward_code)
+        replayed = await _replay(uow, method, key, [])
+        if replayed is not None:
+            return replayed
+        now = svc.clock.now()
+        today = vietnam_date(now)
+        # By position in the stream: row numbers are the sender's and may be wrong. A row
+        # without a usable number (missing, repeated) is stored as -position.
+        numbered: list[SubmittedRow] = []
+        results: dict[int, RowResult] = {}
+        seen: set[int] = set()
+        for position, row in enumerate(rows, start=1):
+            problem = row_problem(row, today, seen)
+            if problem in ("ROW_NUMBER_INVALID", "ROW_NUMBER_DUPLICATE"):
+                row = replace(row, row_number=-position)
+            seen.add(row.row_number)
+            numbered.append(row)
+            if problem:
+                results[row.row_number] = RowResult(
+                    row.row_number, RowOutcome.REJECTED, reason=problem
+                )
+        to_verify = [row for row in numbered if row.row_number not in results]
+        verified = await svc.registry.verify_identities([_claim(r) for r in to_verify])
+        matched: list[tuple[SubmittedRow, str]] = []
+        for row, found in zip(to_verify, verified, strict=True):
+            outcome = _classify(row, _in_scope(identity, found))
+            if isinstance(outcome, str):
+                matched.append((row, outcome))
+            else:
+                results[row.row_number] = outcome
+        results.update(await _apply(svc, uow, identity, header.list_id, matched, now))
+        stored = [
+            StoredRow(
+                row,
+                results[row.row_number],
+                row_key(row, results[row.row_number].citizen_id),
+                row_signature(row),
+            )
+            for row in sorted(numbered, key=lambda r: r.row_number)
+        ]
+        import_id = str(uuid.uuid4())
+        record = ImportRecord(
+            import_id,
+            identity.agency,
+            header.request_id,
+            header.list_id,
+            header.ward_code,
+            header.list_date,
+            now,
+            ImportSummary(import_id, header.list_id),
+        )
+        previous = await uow.cases.previous_import_rows(record)
+        summary = summarise(import_id, header.list_id, stored, previous)
+        await uow.cases.add_import(replace(record, summary=summary), stored)
+        await uow.complete(key, encode(summary))
+        resource_ids.extend(sorted({s.result.citizen_id for s in stored if s.result.citizen_id}))
+        await uow.audit(AuditEvent(method, CASE, tuple(resource_ids), "ok", key.request_id))
+        await uow.commit()
+        return summary
+
+
+async def _import_in_scope(uow: UnitOfWork, identity: Identity, import_id: str) -> ImportRecord:
+    """The import, if the caller may see it (a ward-scoped caller: its wards' lists only)."""
+    try:
+        uuid.UUID(import_id)
+    except ValueError:
+        raise NotFound("IMPORT_NOT_FOUND", "no such import") from None
+    record = await uow.cases.import_record(import_id)
+    if record is None or not (identity.nationwide or record.ward_code in identity.wards):
+        raise NotFound("IMPORT_NOT_FOUND", "no such import")
+    return record
+
+
+async def list_import_results(
+    svc: CaseStatusService,
+    identity: Identity,
+    import_id: str,
+    outcome: RowOutcome | None,
+    after: int | None,
+    size: int,
+) -> ResultsPage:
+    method = "ListImportResults"
+    resource_ids: list[str] = []
+    async with _transaction(svc, identity, method, resource_ids) as uow:
+        await _import_in_scope(uow, identity, import_id)
+        start = after if after is not None else -MAX_ROWS_PER_IMPORT - 1
+        stored = await uow.cases.import_rows(import_id, outcome, start, size)
+        results = [s.result for s in stored]
+        resource_ids.extend(sorted({r.citizen_id for r in results if r.citizen_id}))
+        await uow.audit(AuditEvent(method, IMPORT, (import_id, *resource_ids), "ok"))
+        await uow.commit()
+    last = results[-1].row_number if len(results) == size else None
+    return ResultsPage(results, last)
+
+
+async def resolve_import_row(
+    svc: CaseStatusService,
+    identity: Identity,
+    import_id: str,
+    row_number: int,
+    citizen_id: str,
+    key: IdempotencyKey,
+    encode: ResultEncoder[RowResult],
+) -> RowResult | StoredResponse:
+    v = Validator()
+    rules.check_citizen_id(v, citizen_id, "citizen_id")
+    v.raise_if_any()
+    method = "ResolveImportRow"
+    async with _transaction(svc, identity, method, [citizen_id], key.request_id) as uow:
+        replayed = await _replay(uow, method, key, [citizen_id])
+        if replayed is not None:
+            return replayed
+        record = await _import_in_scope(uow, identity, import_id)
+        stored = await uow.cases.import_row(import_id, row_number)
+        if stored is None:
+            raise NotFound("ROW_NOT_FOUND", "the import has no such row")
+        if stored.result.outcome is not RowOutcome.NEEDS_REVIEW:
+            raise PreconditionFailed("ROW_NOT_NEEDING_REVIEW", "the row does not need review")
+        chosen = _chosen(stored.result.candidates, citizen_id)
+        if chosen.deceased:
+            raise PreconditionFailed("RESIDENT_DECEASED", "the resident is dead")
+        now = svc.clock.now()
+        applied = await _apply(svc, uow, identity, record.list_id, [(stored.row, citizen_id)], now)
+        result = applied[row_number]
+        if result.outcome is RowOutcome.REJECTED:
+            raise PreconditionFailed(result.reason, "the row does not fit the resident's timeline")
+        result = replace(
+            result,
+            differing_fields=stored.result.differing_fields,
+            candidates=stored.result.candidates,
+        )
+        await uow.cases.save_row_result(
+            import_id,
+            StoredRow(stored.row, result, row_key(stored.row, citizen_id), stored.row_signature),
+        )
+        await uow.complete(key, encode(result))
+        await uow.audit(AuditEvent(method, CASE, (citizen_id,), "ok", key.request_id))
+        await uow.commit()
+        return result
+
+
+def _chosen(candidates: Sequence[RowCandidate], citizen_id: str) -> RowCandidate:
+    for candidate in candidates:
+        if candidate.citizen_id == citizen_id:
+            return candidate
+    raise InvalidInput(
+        [FieldViolation("citizen_id", "NOT_A_CANDIDATE", "must be one of the row's candidates")]
+    )
