@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from services.cli import devenv, postgres
+from services.cli import devenv, import_list, postgres
 from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
 from services.kit.migrations import MigrationSet
@@ -54,7 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--purpose", default="development")
     token.add_argument("--ttl", type=int, default=3600, help="seconds")
 
+    import_list_parser = commands.add_parser(
+        "import-list", help="import a health agency's daily case list (CSV) into case status"
+    )
+    import_list.add_arguments(import_list_parser)
+
     args = parser.parse_args(argv)
+    if args.command == "import-list":
+        return import_list.main(args)
     if args.command == "start":
         return _start(args)
     if args.command == "migrate":
