@@ -44,6 +44,7 @@ bench: install
 	$(RUN) python -m bench.get_resident
 	$(RUN) python -m bench.copy_load
 	$(RUN) python -m bench.explain_queries
+	$(RUN) python -m bench.import_list
 
 clean:
 	rm -rf .venv .tools .dancu

@@ -7,6 +7,7 @@ the case-status call fails UNAVAILABLE too (RegistryUnavailable) rather than gue
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable, Sequence
 
@@ -104,10 +105,16 @@ def _claim(claim: IdentityClaim) -> pb.IdentityClaim:
     return message
 
 
+# Per-resident lookups (one per F0 of a large import) are many; past this many in flight the
+# registry is asked faster than it answers and calls start failing at their deadline.
+MAX_LOOKUPS_IN_FLIGHT = 32
+
+
 class GrpcRegistry:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._channel = channel
         self._stub = pb_grpc.RegistryServiceStub(channel)
+        self._lookups = asyncio.Semaphore(MAX_LOOKUPS_IN_FLIGHT)
 
     @classmethod
     def connect(cls, address: str, token: Callable[[], str]) -> GrpcRegistry:
@@ -119,6 +126,10 @@ class GrpcRegistry:
         await self._channel.close()
 
     async def resident(self, citizen_id: str) -> ResidentFacts | None:
+        async with self._lookups:
+            return await self._resident(citizen_id)
+
+    async def _resident(self, citizen_id: str) -> ResidentFacts | None:
         try:
             response = await self._stub.GetResident(pb.GetResidentRequest(citizen_id=citizen_id))
         except grpc.aio.AioRpcError as error:
@@ -130,6 +141,10 @@ class GrpcRegistry:
         return _facts(response.resident)
 
     async def household_members(self, citizen_id: str) -> Sequence[ResidentFacts]:
+        async with self._lookups:
+            return await self._household_members(citizen_id)
+
+    async def _household_members(self, citizen_id: str) -> Sequence[ResidentFacts]:
         try:
             response = await self._stub.GetHousehold(pb.GetHouseholdRequest(citizen_id=citizen_id))
         except grpc.aio.AioRpcError as error:

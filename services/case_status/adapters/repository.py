@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, cast, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.case_status.adapters.listing_queries import CaseListingQueries
@@ -221,9 +221,13 @@ class SqlCaseRepository(CaseListingQueries):
         for _ in range(hops):
             if not frontier:
                 break
-            ids = sorted(frontier)
+            # One array parameter, however many residents a large import touches (an IN list
+            # would pass PostgreSQL's 65,535-parameter limit).
+            ids = cast(literal(sorted(frontier), ARRAY(String)), ARRAY(String))
             rows = await self._conn.execute(
-                select(exposure_links).where(or_(x.low_id.in_(ids), x.high_id.in_(ids)))
+                select(exposure_links).where(
+                    or_(x.low_id == func.any(ids), x.high_id == func.any(ids))
+                )
             )
             frontier = set()
             for row in rows:
