@@ -122,16 +122,19 @@ class SqlCaseRepository(CaseListingQueries):
         ids = sorted(set(citizen_ids))
         if not ids:
             return
+        # One array parameter each, however many residents a large import locks (an IN or
+        # VALUES list would pass PostgreSQL's 65,535-parameter limit).
+        wanted = cast(literal(ids, ARRAY(String)), ARRAY(String))
         await self._conn.execute(
             insert(case_residents)
-            .values([{"citizen_id": cid} for cid in ids])
+            .from_select(["citizen_id"], select(func.unnest(wanted)))
             .on_conflict_do_nothing()
         )
         # One statement, locked in id order: two transactions locking overlapping sets
         # cannot deadlock.
         await self._conn.execute(
             select(case_residents.c.citizen_id)
-            .where(case_residents.c.citizen_id.in_(ids))
+            .where(case_residents.c.citizen_id == func.any(wanted))
             .order_by(case_residents.c.citizen_id)
             .with_for_update()
         )
