@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from services.case_status.adapters.tables import current_status, resident_wards, status_events
 from services.case_status.domain.model import CaseStatus, Classification, vietnam_date
 from services.case_status.ports import Candidate, CaseQuery, ResidentFacts, WardRole
+from services.kit.db import array_parameter
 
 e = status_events.c
 cs = current_status.c
@@ -112,7 +113,7 @@ class CaseListingQueries:
             return {}
         rows = await self._conn.execute(
             select(cs.citizen_id, cs.classification).where(
-                cs.citizen_id.in_(ids), cs.classification.is_not(None)
+                cs.citizen_id == func.any(array_parameter(ids)), cs.classification.is_not(None)
             )
         )
         return {row.citizen_id: Classification(row.classification) for row in rows}

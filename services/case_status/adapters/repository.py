@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.case_status.adapters.listing_queries import CaseListingQueries
@@ -45,6 +45,7 @@ from services.case_status.domain.model import (
 )
 from services.case_status.domain.tracing import DerivedLevel
 from services.case_status.domain.zones import Zone
+from services.kit.db import array_parameter
 
 e = status_events.c
 im = imports.c
@@ -124,7 +125,7 @@ class SqlCaseRepository(CaseListingQueries):
             return
         # One array parameter each, however many residents a large import locks (an IN or
         # VALUES list would pass PostgreSQL's 65,535-parameter limit).
-        wanted = cast(literal(ids, ARRAY(String)), ARRAY(String))
+        wanted = array_parameter(ids)
         await self._conn.execute(
             insert(case_residents)
             .from_select(["citizen_id"], select(func.unnest(wanted)))
@@ -148,7 +149,9 @@ class SqlCaseRepository(CaseListingQueries):
         if not ids:
             return found
         rows = await self._conn.execute(
-            select(status_events).where(e.citizen_id.in_(ids)).order_by(e.recorded_at, e.event_id)
+            select(status_events)
+            .where(e.citizen_id == func.any(array_parameter(ids)))
+            .order_by(e.recorded_at, e.event_id)
         )
         for row in rows:
             found[row.citizen_id].append(event_from_row(row))
@@ -187,7 +190,8 @@ class SqlCaseRepository(CaseListingQueries):
             return {}
         rows = await self._conn.execute(
             select(e.event_id, e.derived_from, e.derived_distance).where(
-                e.event_id.in_(ids), e.derived_from.is_not(None)
+                e.event_id == func.any(array_parameter(ids, UUID(as_uuid=False))),
+                e.derived_from.is_not(None),
             )
         )
         return {row.event_id: (row.derived_from, row.derived_distance) for row in rows}
@@ -226,7 +230,7 @@ class SqlCaseRepository(CaseListingQueries):
                 break
             # One array parameter, however many residents a large import touches (an IN list
             # would pass PostgreSQL's 65,535-parameter limit).
-            ids = cast(literal(sorted(frontier), ARRAY(String)), ARRAY(String))
+            ids = array_parameter(sorted(frontier))
             rows = await self._conn.execute(
                 select(exposure_links).where(
                     or_(x.low_id == func.any(ids), x.high_id == func.any(ids))

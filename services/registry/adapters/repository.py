@@ -13,17 +13,16 @@ from sqlalchemy import (
     Text,
     and_,
     case,
-    cast,
     func,
     literal,
     or_,
     select,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.types import TypeEngine
 
+from services.kit.db import array_parameter
 from services.registry.adapters.tables import (
     civil_status_corrections,
     civil_status_history,
@@ -289,7 +288,7 @@ class SqlResidentRepository:
         if not citizen_ids:
             return {}
         # One array parameter, whatever the batch size: citizen_id = ANY($1) uses the key.
-        wanted = _array(sorted(set(citizen_ids)), String())
+        wanted = array_parameter(sorted(set(citizen_ids)), String())
         query = select(*_candidate_columns(today)).where(r.citizen_id == func.any(wanted))
         if wards is not None:
             query = query.where(_lives_in(wards, today))
@@ -304,7 +303,8 @@ class SqlResidentRepository:
         unique = sorted(set(keys))
         wanted = (
             func.unnest(
-                _array([k for k, _ in unique], Text()), _array([d for _, d in unique], Date())
+                array_parameter([k for k, _ in unique], Text()),
+                array_parameter([d for _, d in unique], Date()),
             )
             .table_valued("name_key", "birth_date")
             .render_derived(name="wanted")
@@ -451,11 +451,6 @@ class SqlResidentRepository:
             )
         ).one()
         return _correction(row)
-
-
-def _array(values: Sequence[Any], item_type: TypeEngine[Any]) -> ColumnElement[Any]:
-    """One typed array parameter (``$1::text[]``): untyped arrays confuse overloads."""
-    return cast(literal(list(values), ARRAY(item_type)), ARRAY(item_type))
 
 
 def _temporary_active(today: dt.date) -> ColumnElement[bool]:
