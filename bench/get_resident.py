@@ -42,7 +42,6 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -59,6 +58,7 @@ from bench.harness import (
     process_cpu_seconds,
     render_table,
 )
+from bench.server_process import ServerProcess, start_server_process
 from services.registry.config import DEFAULT_DATABASE_POOL_SIZE
 
 if TYPE_CHECKING:
@@ -68,8 +68,6 @@ PUBLIC_KEY_ENV = "BENCH_AUTH_PUBLIC_KEY"
 BAR = 0.5
 ROLE = "service"
 CALL_TIMEOUT_SECONDS = 10.0
-SERVER_START_SECONDS = 120.0
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,38 +180,22 @@ def _dump_profile(profiler: cProfile.Profile, path: str) -> None:
     print("PROFILED", flush=True)
 
 
-@dataclass
-class ServerProcess:
-    process: asyncio.subprocess.Process
-    port: int
+async def _collect_profile(server: ServerProcess) -> None:
+    """Stops the server's profiler and waits until it has written its stats."""
+    assert server.process.stdout is not None
+    server.process.send_signal(signal.SIGUSR2)
+    line = await asyncio.wait_for(server.process.stdout.readline(), timeout=60)
+    if line.strip() != b"PROFILED":
+        raise RuntimeError(f"the server did not write its profile: {line!r}")
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
 
-    async def dump_profile(self) -> None:
-        """Stops the server's profiler and waits until it has written its stats."""
-        assert self.process.stdout is not None
-        self.process.send_signal(signal.SIGUSR2)
-        line = await asyncio.wait_for(self.process.stdout.readline(), timeout=60)
-        if line.strip() != b"PROFILED":
-            raise RuntimeError(f"the server did not write its profile: {line!r}")
-
-    async def stop(self) -> Batching | None:
-        """Stops the server; what it reports of GetResident's batching on its way out."""
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), timeout=15)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        assert self.process.stdout is not None
-        for line in (await self.process.stdout.read()).decode().splitlines():
-            if line.startswith("BATCHES "):
-                batches, calls, largest = (int(word) for word in line.split()[1:])
-                return Batching(batches, calls, largest)
-        return None
+def _batching(lines: Sequence[str]) -> Batching | None:
+    """What the server reported of GetResident's batching on its way out."""
+    for line in lines:
+        if line.startswith("BATCHES "):
+            batches, calls, largest = (int(word) for word in line.split()[1:])
+            return Batching(batches, calls, largest)
+    return None
 
 
 @dataclass(frozen=True)
@@ -232,23 +214,7 @@ async def _start_server(
     command += ["--database-url", database_url, "--pool-size", str(pool_size)]
     if profile_path:
         command += ["--profile-server", profile_path]
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        cwd=ROOT,
-        env={**os.environ, PUBLIC_KEY_ENV: public_key.decode()},
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdout is not None
-    try:
-        line = await asyncio.wait_for(process.stdout.readline(), timeout=SERVER_START_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise RuntimeError("the benchmark server did not start in time") from None
-    if not line.startswith(b"READY "):
-        await process.wait()
-        raise RuntimeError(f"the benchmark server failed to start (exit {process.returncode})")
-    return ServerProcess(process, int(line.split()[1]))
+    return await start_server_process(command, {PUBLIC_KEY_ENV: public_key.decode()})
 
 
 # --- the database ------------------------------------------------------------------------
@@ -368,10 +334,10 @@ async def _drive(args: argparse.Namespace, database_url: str) -> int:
                 server.process.send_signal(signal.SIGUSR1)
             resident = await run("GetResident", get_resident)
             if args.profile_server:
-                await server.dump_profile()
+                await _collect_profile(server)
             echo_after = await run("echo (2)", echo)
     finally:
-        batching = await server.stop()
+        batching = _batching(await server.stop(grace_seconds=15))
     _report(echo_before, resident, echo_after, list(probes), bool(args.profile_server), batching)
     if args.profile_server:
         print(f"server profile of the GetResident run: {args.profile_server}")

@@ -54,7 +54,6 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -64,6 +63,7 @@ from dancu.case_status.v1 import case_pb2, case_status_service_pb2, case_status_
 from google.type.date_pb2 import Date
 
 from bench.databases import fresh_database, libpq, postgres_server
+from bench.server_process import ServerProcess, start_server_process
 
 PUBLIC_KEY_ENV = "BENCH_AUTH_PUBLIC_KEY"
 SERVICE_TOKEN_ENV = "BENCH_SERVICE_TOKEN"  # noqa: S105 (a variable name, not a secret)
@@ -72,10 +72,8 @@ ROWS_PER_MESSAGE = 5_000
 WITH_CITIZEN_ID = 0.9
 F0_SHARE = 0.2
 CALL_TIMEOUT_SECONDS = 900.0
-SERVER_START_SECONDS = 120.0
 POOL_SIZE = 20
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
-ROOT = Path(__file__).resolve().parent.parent
 STAGING_COLUMNS = (
     "row_number",
     "citizen_id",
@@ -241,31 +239,14 @@ async def _serve(registry_url: str, cases_url: str, profile_path: str | None) ->
         print(line, flush=True)
 
 
-@dataclasses.dataclass
-class ServerProcess:
-    process: asyncio.subprocess.Process
-    port: int
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    async def stop(self) -> dict[str, tuple[int, float]]:
-        """Stops the servers; the spans they report on their way out."""
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.process.wait(), timeout=60)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        assert self.process.stdout is not None
-        spans: dict[str, tuple[int, float]] = {}
-        for line in (await self.process.stdout.read()).decode().splitlines():
-            if line.startswith("SPAN "):
-                _, name, calls, seconds = line.split()
-                spans[name] = (int(calls), float(seconds))
-        return spans
+def _spans(lines: Sequence[str]) -> dict[str, tuple[int, float]]:
+    """The spans the servers reported on their way out."""
+    spans: dict[str, tuple[int, float]] = {}
+    for line in lines:
+        if line.startswith("SPAN "):
+            _, name, calls, seconds = line.split()
+            spans[name] = (int(calls), float(seconds))
+    return spans
 
 
 async def _start_server(
@@ -275,23 +256,9 @@ async def _start_server(
     command += ["--registry-url", registry_url, "--cases-url", cases_url]
     if profile:
         command += ["--profile-server", profile]
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        cwd=ROOT,
-        env={**os.environ, PUBLIC_KEY_ENV: public_key.decode(), SERVICE_TOKEN_ENV: token},
-        stdout=asyncio.subprocess.PIPE,
+    return await start_server_process(
+        command, {PUBLIC_KEY_ENV: public_key.decode(), SERVICE_TOKEN_ENV: token}
     )
-    assert process.stdout is not None
-    try:
-        line = await asyncio.wait_for(process.stdout.readline(), timeout=SERVER_START_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise RuntimeError("the benchmark servers did not start in time") from None
-    if not line.startswith(b"READY "):
-        await process.wait()
-        raise RuntimeError(f"the benchmark servers failed to start (exit {process.returncode})")
-    return ServerProcess(process, int(line.split()[1]))
 
 
 # --- the databases -----------------------------------------------------------------------
@@ -496,7 +463,7 @@ async def _drive(args: argparse.Namespace, registry_url: str, cases_url: str) ->
                 failure = error
             elapsed = time.perf_counter() - started
     finally:
-        spans = await server.stop()
+        spans = _spans(await server.stop())
     if failure is not None:
         print(
             f"ImportCaseList FAILED after {elapsed:.3f} s: {failure.code().name}"

@@ -14,7 +14,7 @@ from services.case_status.domain.model import (
     Classification,
     HealthCondition,
 )
-from services.case_status.domain.rules import is_citizen_id
+from services.kit.citizen_ids import is_well_formed
 
 MAX_ROWS_PER_IMPORT = 100_000
 MAX_TEXT = 500
@@ -124,7 +124,7 @@ def row_problem(row: SubmittedRow, today: dt.date, seen: set[int]) -> str:
         return "ROW_NUMBER_INVALID"
     if row.row_number in seen:
         return "ROW_NUMBER_DUPLICATE"
-    if row.citizen_id and not is_citizen_id(row.citizen_id):
+    if row.citizen_id and not is_well_formed(row.citizen_id):
         return "CITIZEN_ID_MALFORMED"
     if not row.full_name:
         return "FULL_NAME_EMPTY"

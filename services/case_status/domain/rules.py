@@ -18,6 +18,7 @@ from services.case_status.domain.model import (
     Outcome,
     StatusEvent,
 )
+from services.kit.citizen_ids import is_well_formed
 from services.kit.errors import Validator
 
 WardExists = Callable[[str], bool]
@@ -29,23 +30,13 @@ EARLIEST_EFFECTIVE_AT = dt.datetime(2019, 12, 1, tzinfo=VIETNAM_TIME)
 # Clocks of callers and replicas are never exactly in sync: "now" on the caller's side may be
 # slightly ahead of ours without the event being in the future.
 CLOCK_SKEW = dt.timedelta(minutes=5)
-MIN_PROVINCE_CODE = 1
-MAX_PROVINCE_CODE = 96
 
 FACILITY_SETTINGS = frozenset({CareSetting.HOSPITAL, CareSetting.CENTRALISED_QUARANTINE})
 
 
-def is_citizen_id(value: str) -> bool:
-    """12 digits starting with a province code 001-096 (the registry's rule; services share no
-    code, and this one line is not worth a kit module)."""
-    if len(value) != 12 or not value.isascii() or not value.isdigit():
-        return False
-    return MIN_PROVINCE_CODE <= int(value[:3]) <= MAX_PROVINCE_CODE
-
-
 def check_citizen_id(v: Validator, value: str, field: str) -> bool:
     return v.check(
-        is_citizen_id(value),
+        is_well_formed(value),
         field,
         "CITIZEN_ID_MALFORMED",
         "must be 12 digits starting with a province code 001-096",

@@ -9,17 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from services.kit.citizen_ids import is_well_formed as is_well_formed
 from services.registry.domain.model import Sex
 
-MIN_PROVINCE_CODE = 1
-MAX_PROVINCE_CODE = 96
 FIRST_CENTURY = 1900
-
-
-def is_well_formed(citizen_id: str) -> bool:
-    if len(citizen_id) != 12 or not citizen_id.isascii() or not citizen_id.isdigit():
-        return False
-    return MIN_PROVINCE_CODE <= int(citizen_id[:3]) <= MAX_PROVINCE_CODE
 
 
 def birth_province_code(citizen_id: str) -> str:
