@@ -4,7 +4,7 @@
 
 Loads the demo population (or reuses ``--database-url``), runs each read use case the way the
 API does — GetResident, BatchGetResidents, SearchResidents (name prefix, name + birth year,
-ward), VerifyIdentities (5,000 claims), ListResidenceHistory, GetHousehold,
+ward), VerifyIdentities (5,000 claims), ListResidenceHistory, GetHousehold, BatchGetHouseholds,
 ListCivilStatusHistory — and one of each write, capturing every SQL statement they send.
 Each statement is then run again under ``EXPLAIN (ANALYZE, BUFFERS)`` inside a transaction
 that is rolled back. The report shows, per statement, the plan's scans, whether any big table
@@ -188,6 +188,10 @@ def _calls(reg: use_cases.Registry, s: Samples) -> Iterator[tuple[str, Any]]:
         use_cases.list_residence_history(reg, OFFICER, s.citizen_ids[1], page),
     )
     yield "GetHousehold", use_cases.get_household(reg, OFFICER, s.household_id, "")
+    yield (
+        "BatchGetHouseholds",
+        use_cases.batch_get_households(reg, OFFICER, s.citizen_ids[:1000]),
+    )
     yield (
         "ListCivilStatusHistory",
         use_cases.list_civil_status_history(reg, OFFICER, s.citizen_ids[2]),

@@ -60,7 +60,19 @@ class ResidentRepository(Protocol):
 
     async def add_household(self, household_id: str) -> None: ...
 
-    async def household_members(self, household_id: str) -> Sequence[HouseholdMember]: ...
+    async def household_members(self, household_id: str) -> Sequence[HouseholdMember]:
+        """Every member, head first, then by birth date and citizen id."""
+        ...
+
+    async def household_ids(self, citizen_ids: Sequence[str]) -> Mapping[str, str]:
+        """The household id of each registered resident among ``citizen_ids``."""
+        ...
+
+    async def members_of_households(
+        self, household_ids: Sequence[str]
+    ) -> Mapping[str, Sequence[HouseholdMember]]:
+        """Every member of each household, ordered as ``household_members`` orders them."""
+        ...
 
     async def search(
         self,

@@ -1,4 +1,5 @@
-"""Households over real gRPC and PostgreSQL: founding, joining, and GetHousehold."""
+"""Households over real gRPC and PostgreSQL: founding, joining, GetHousehold and
+BatchGetHouseholds."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from services.registry.domain.model import Sex
 from tests.integration.registry_client import (
     BA_DINH,
     HOAN_KIEM_POLICE,
+    REGISTRAR,
     RegistryDatabase,
     date,
     expect_error,
+    new_citizen_id,
     register,
     registration,
 )
@@ -189,3 +192,167 @@ async def test_a_ward_scoped_caller_sees_only_the_members_living_in_its_wards(
     }
     assert [m.citizen_id for m in scoped.household.members] == [head.citizen_id]
     assert scoped.household.head_citizen_id == head.citizen_id
+
+
+# --- BatchGetHouseholds --------------------------------------------------------------------
+
+
+async def test_batch_get_households_returns_each_household_once_in_request_order(
+    registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase
+) -> None:
+    head = await register(registrar, full_name="Phan Văn Toàn", birth_date=dt.date(1968, 1, 9))
+    child = await register(
+        registrar,
+        birth_date=dt.date(2001, 3, 4),
+        household_id=head.household_id,
+        relationship=rpb.RELATIONSHIP_CHILD,
+    )
+    spouse = await register(
+        registrar,
+        sex=Sex.FEMALE,
+        birth_date=dt.date(1970, 8, 15),
+        household_id=head.household_id,
+        relationship=rpb.RELATIONSHIP_SPOUSE,
+    )
+    neighbour = await register(registrar, ward=BA_DINH)
+    unknown = new_citizen_id()
+
+    response = await registrar.BatchGetHouseholds(
+        pb.BatchGetHouseholdsRequest(
+            citizen_ids=[
+                child.citizen_id,
+                unknown,
+                neighbour.citizen_id,
+                spouse.citizen_id,
+                child.citizen_id,
+            ]
+        )
+    )
+
+    # Two residents of one household give that household once, where the first one asks.
+    assert [h.household_id for h in response.households] == [
+        head.household_id,
+        neighbour.household_id,
+    ]
+    family, alone = response.households
+    single = await registrar.GetHousehold(pb.GetHouseholdRequest(citizen_id=child.citizen_id))
+    assert family == single.household
+    assert [m.citizen_id for m in family.members] == [
+        head.citizen_id,
+        spouse.citizen_id,
+        child.citizen_id,
+    ]
+    assert family.head_citizen_id == head.citizen_id
+    assert [(m.citizen_id, m.relationship_to_head) for m in alone.members] == [
+        (neighbour.citizen_id, rpb.RELATIONSHIP_HEAD)
+    ]
+    assert list(response.not_found_citizen_ids) == [unknown]
+
+    audit = await registry_db.audit("BatchGetHouseholds", spouse.citizen_id)
+    assert len(audit) == 1
+    assert audit[0]["subject"] == REGISTRAR.subject
+    assert audit[0]["resource_type"] == "household"
+    assert audit[0]["outcome"] == "ok"
+    assert audit[0]["resource_ids"] == [
+        head.citizen_id,
+        spouse.citizen_id,
+        child.citizen_id,
+        neighbour.citizen_id,
+    ]
+
+
+async def test_batch_get_households_shows_a_ward_scoped_caller_only_its_wards_members(
+    registrar: RegistryServiceAsyncStub,
+    ward_police: RegistryServiceAsyncStub,
+    registry_db: RegistryDatabase,
+) -> None:
+    head = await register(registrar)
+    # Registered in the head's household but living permanently in another ward.
+    elsewhere = await register(
+        registrar,
+        ward=BA_DINH,
+        household_id=head.household_id,
+        relationship=rpb.RELATIONSHIP_CHILD,
+        birth_date=dt.date(2012, 2, 2),
+    )
+    # A household with no member in the caller's ward.
+    outside = await register(registrar, ward=BA_DINH)
+    requested = [elsewhere.citizen_id, outside.citizen_id, head.citizen_id]
+
+    full = await registrar.BatchGetHouseholds(pb.BatchGetHouseholdsRequest(citizen_ids=requested))
+    scoped = await ward_police.BatchGetHouseholds(
+        pb.BatchGetHouseholdsRequest(citizen_ids=requested)
+    )
+
+    assert [[m.citizen_id for m in h.members] for h in full.households] == [
+        [head.citizen_id, elsewhere.citizen_id],
+        [outside.citizen_id],
+    ]
+    assert list(full.not_found_citizen_ids) == []
+    assert [h.household_id for h in scoped.households] == [head.household_id]
+    assert [m.citizen_id for m in scoped.households[0].members] == [head.citizen_id]
+    assert scoped.households[0].head_citizen_id == head.citizen_id
+    assert list(scoped.not_found_citizen_ids) == [elsewhere.citizen_id, outside.citizen_id]
+    audit = await registry_db.audit("BatchGetHouseholds", head.citizen_id)
+    assert [(a["subject"], a["resource_ids"]) for a in audit] == [
+        (REGISTRAR.subject, [head.citizen_id, elsewhere.citizen_id, outside.citizen_id]),
+        (HOAN_KIEM_POLICE.subject, [head.citizen_id]),
+    ]
+
+
+async def test_batch_get_households_of_exactly_1000_ids_works(
+    registrar: RegistryServiceAsyncStub,
+) -> None:
+    known = await register(registrar)
+    ids = [*(new_citizen_id() for _ in range(999)), known.citizen_id]
+
+    response = await registrar.BatchGetHouseholds(pb.BatchGetHouseholdsRequest(citizen_ids=ids))
+
+    assert [h.household_id for h in response.households] == [known.household_id]
+    assert list(response.not_found_citizen_ids) == ids[:999]
+
+
+async def test_batch_get_households_needs_1_to_1000_well_formed_ids(
+    registrar: RegistryServiceAsyncStub,
+) -> None:
+    empty = await expect_error(
+        registrar.BatchGetHouseholds(pb.BatchGetHouseholdsRequest()),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert empty.violations == (("citizen_ids", "BATCH_SIZE"),)
+
+    too_many = await expect_error(
+        registrar.BatchGetHouseholds(
+            pb.BatchGetHouseholdsRequest(citizen_ids=[new_citizen_id() for _ in range(1001)])
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert too_many.violations == (("citizen_ids", "BATCH_SIZE"),)
+
+    malformed = await expect_error(
+        registrar.BatchGetHouseholds(
+            pb.BatchGetHouseholdsRequest(citizen_ids=[new_citizen_id(), "abc", "0010"])
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert malformed.violations == (
+        ("citizen_ids[1]", "CITIZEN_ID_MALFORMED"),
+        ("citizen_ids[2]", "CITIZEN_ID_MALFORMED"),
+    )
+
+
+async def test_batch_get_households_is_refused_to_roles_without_lookups(
+    registrar: RegistryServiceAsyncStub,
+    health_agency: RegistryServiceAsyncStub,
+    registry_db: RegistryDatabase,
+) -> None:
+    head = await register(registrar)
+    request = pb.BatchGetHouseholdsRequest(citizen_ids=[head.citizen_id])
+
+    error = await expect_error(
+        health_agency.BatchGetHouseholds(request), grpc.StatusCode.PERMISSION_DENIED
+    )
+
+    assert (error.reason, error.domain) == ("ROLE_NOT_ALLOWED", "auth.dancu")
+    assert head.citizen_id not in error.text
+    assert await registry_db.audit("BatchGetHouseholds", head.citizen_id) == []

@@ -53,6 +53,7 @@ METHODS: dict[str, Message] = {
     "UpdateResidence": pb.UpdateResidenceRequest(),
     "ListResidenceHistory": pb.ListResidenceHistoryRequest(),
     "GetHousehold": pb.GetHouseholdRequest(),
+    "BatchGetHouseholds": pb.BatchGetHouseholdsRequest(),
     "RegisterDeath": pb.RegisterDeathRequest(),
     "ProposeCivilStatusCorrection": pb.ProposeCivilStatusCorrectionRequest(),
     "CorrectCivilStatus": pb.CorrectCivilStatusRequest(),
@@ -65,6 +66,7 @@ LOOKUPS = {
     "SearchResidents",
     "ListResidenceHistory",
     "GetHousehold",
+    "BatchGetHouseholds",
     "ListCivilStatusHistory",
 }
 # Which RPCs each role may call (the policy documented in services/registry/api/policy.py).

@@ -19,7 +19,7 @@ from sqlalchemy import (
     select,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.db import array_parameter
@@ -150,6 +150,29 @@ def _candidate_columns(today: dt.date) -> tuple[ColumnElement[Any], ...]:
     )
 
 
+_MEMBER_COLUMNS = (
+    r.citizen_id,
+    r.full_name,
+    r.birth_date,
+    r.sex,
+    r.relationship_to_head,
+    r.civil_status,
+)
+# Head first, then by age: the order every household view shows its members in.
+_MEMBER_ORDER = (r.relationship_to_head, r.birth_date, r.citizen_id)
+
+
+def _member(row: Any) -> HouseholdMember:
+    return HouseholdMember(
+        citizen_id=row.citizen_id,
+        full_name=row.full_name,
+        birth_date=row.birth_date,
+        sex=Sex(row.sex),
+        relationship_to_head=Relationship(row.relationship_to_head),
+        civil_status=CivilStatus(row.civil_status),
+    )
+
+
 def _actor(subject: str | None, agency: str | None) -> Actor | None:
     return Actor(subject, agency or "") if subject is not None else None
 
@@ -166,7 +189,11 @@ class SqlResidentRepository:
         return resident_from_row(row) if row is not None else None
 
     async def get_many(self, citizen_ids: Sequence[str]) -> Mapping[str, Resident]:
-        rows = await self._conn.execute(select(residents).where(r.citizen_id.in_(citizen_ids)))
+        if not citizen_ids:
+            return {}
+        # One array parameter: the members of a batch of households have no fixed bound.
+        wanted = array_parameter(sorted(set(citizen_ids)), String())
+        rows = await self._conn.execute(select(residents).where(r.citizen_id == func.any(wanted)))
         return {row.citizen_id: resident_from_row(row) for row in rows}
 
     async def add(self, resident: Resident) -> Resident | None:
@@ -222,28 +249,34 @@ class SqlResidentRepository:
 
     async def household_members(self, household_id: str) -> Sequence[HouseholdMember]:
         rows = await self._conn.execute(
-            select(
-                r.citizen_id,
-                r.full_name,
-                r.birth_date,
-                r.sex,
-                r.relationship_to_head,
-                r.civil_status,
-            )
-            .where(r.household_id == household_id)
-            .order_by(r.relationship_to_head, r.birth_date, r.citizen_id)
+            select(*_MEMBER_COLUMNS).where(r.household_id == household_id).order_by(*_MEMBER_ORDER)
         )
-        return [
-            HouseholdMember(
-                citizen_id=row.citizen_id,
-                full_name=row.full_name,
-                birth_date=row.birth_date,
-                sex=Sex(row.sex),
-                relationship_to_head=Relationship(row.relationship_to_head),
-                civil_status=CivilStatus(row.civil_status),
-            )
-            for row in rows
-        ]
+        return [_member(row) for row in rows]
+
+    async def household_ids(self, citizen_ids: Sequence[str]) -> Mapping[str, str]:
+        if not citizen_ids:
+            return {}
+        wanted = array_parameter(sorted(set(citizen_ids)), String())
+        rows = await self._conn.execute(
+            select(r.citizen_id, r.household_id).where(r.citizen_id == func.any(wanted))
+        )
+        return {row.citizen_id: str(row.household_id) for row in rows}
+
+    async def members_of_households(
+        self, household_ids: Sequence[str]
+    ) -> Mapping[str, Sequence[HouseholdMember]]:
+        if not household_ids:
+            return {}
+        wanted = array_parameter(sorted(set(household_ids)), UUID(as_uuid=False))
+        rows = await self._conn.execute(
+            select(r.household_id, *_MEMBER_COLUMNS)
+            .where(r.household_id == func.any(wanted))
+            .order_by(r.household_id, *_MEMBER_ORDER)
+        )
+        found: dict[str, list[HouseholdMember]] = {}
+        for row in rows:
+            found.setdefault(str(row.household_id), []).append(_member(row))
+        return found
 
     async def search(
         self,

@@ -31,6 +31,7 @@ POLICY: Policy = {
     _SERVICE + "UpdateResidence": frozenset({REGISTRAR}),
     _SERVICE + "ListResidenceHistory": _LOOKUP,
     _SERVICE + "GetHousehold": _LOOKUP,
+    _SERVICE + "BatchGetHouseholds": _LOOKUP,
     _SERVICE + "RegisterDeath": frozenset({CIVIL_STATUS_OFFICER, SERVICE}),
     _SERVICE + "ProposeCivilStatusCorrection": frozenset({CIVIL_STATUS_OFFICER}),
     _SERVICE + "CorrectCivilStatus": frozenset({CIVIL_STATUS_OFFICER}),

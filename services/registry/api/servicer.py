@@ -130,6 +130,16 @@ class RegistryServicer(pb_grpc.RegistryServiceServicer):
         )
         return pb.GetHouseholdResponse(household=convert.household(household))
 
+    async def BatchGetHouseholds(
+        self, request: pb.BatchGetHouseholdsRequest, context: Context
+    ) -> pb.BatchGetHouseholdsResponse:
+        households, missing = await use_cases.batch_get_households(
+            self._reg, current_identity(), [cid.strip() for cid in request.citizen_ids]
+        )
+        return pb.BatchGetHouseholdsResponse(
+            households=[convert.household(h) for h in households], not_found_citizen_ids=missing
+        )
+
     async def RegisterDeath(
         self, request: pb.RegisterDeathRequest, context: Context
     ) -> pb.RegisterDeathResponse:

@@ -752,6 +752,59 @@ class GetHouseholdResponse(_message.Message):
 Global___GetHouseholdResponse: _TypeAlias = GetHouseholdResponse  # noqa: Y015
 
 @_typing.final
+class BatchGetHouseholdsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CITIZEN_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def citizen_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """1 to 1,000 citizen ids: the household of each of these residents is returned."""
+
+    def __init__(
+        self,
+        *,
+        citizen_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["citizen_ids", b"citizen_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetHouseholdsRequest: _TypeAlias = BatchGetHouseholdsRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetHouseholdsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLDS_FIELD_NUMBER: _builtins.int
+    NOT_FOUND_CITIZEN_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def households(self) -> _containers.RepeatedCompositeFieldContainer[_resident_pb2.Household]:
+        """Each distinct household once, in the order its first requested member appears in the
+        request. Members are as GetHousehold returns them: head first, then by birth date; for a
+        ward-scoped caller only the members living in its wards.
+        """
+
+    @_builtins.property
+    def not_found_citizen_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Requested ids that are not registered (or not visible to the caller), in request order."""
+
+    def __init__(
+        self,
+        *,
+        households: _abc.Iterable[_resident_pb2.Household] | None = ...,
+        not_found_citizen_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["households", b"households", "not_found_citizen_ids", b"not_found_citizen_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetHouseholdsResponse: _TypeAlias = BatchGetHouseholdsResponse  # noqa: Y015
+
+@_typing.final
 class RegisterDeathRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -86,6 +86,11 @@ class RegistryServiceStub:
                 request_serializer=dancu_dot_registry_dot_v1_dot_registry__service__pb2.GetHouseholdRequest.SerializeToString,
                 response_deserializer=dancu_dot_registry_dot_v1_dot_registry__service__pb2.GetHouseholdResponse.FromString,
                 _registered_method=True)
+        self.BatchGetHouseholds = channel.unary_unary(
+                '/dancu.registry.v1.RegistryService/BatchGetHouseholds',
+                request_serializer=dancu_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetHouseholdsRequest.SerializeToString,
+                response_deserializer=dancu_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetHouseholdsResponse.FromString,
+                _registered_method=True)
         self.RegisterDeath = channel.unary_unary(
                 '/dancu.registry.v1.RegistryService/RegisterDeath',
                 request_serializer=dancu_dot_registry_dot_v1_dot_registry__service__pb2.RegisterDeathRequest.SerializeToString,
@@ -182,6 +187,15 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetHouseholds(self, request, context):
+        """Returns the households of up to 1,000 residents at once (for example the contacts of a
+        day's F0 cases): each household once, with its members as GetHousehold returns them.
+        Unknown ids, and residents a ward-scoped caller may not see, are listed as not found.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def RegisterDeath(self, request, context):
         """Registers a death. Repeating the same death record is harmless; a different death
         record for an already deceased resident is FAILED_PRECONDITION.
@@ -254,6 +268,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.GetHousehold,
                     request_deserializer=dancu_dot_registry_dot_v1_dot_registry__service__pb2.GetHouseholdRequest.FromString,
                     response_serializer=dancu_dot_registry_dot_v1_dot_registry__service__pb2.GetHouseholdResponse.SerializeToString,
+            ),
+            'BatchGetHouseholds': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetHouseholds,
+                    request_deserializer=dancu_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetHouseholdsRequest.FromString,
+                    response_serializer=dancu_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetHouseholdsResponse.SerializeToString,
             ),
             'RegisterDeath': grpc.unary_unary_rpc_method_handler(
                     servicer.RegisterDeath,
@@ -504,6 +523,33 @@ class RegistryService:
             '/dancu.registry.v1.RegistryService/GetHousehold',
             dancu_dot_registry_dot_v1_dot_registry__service__pb2.GetHouseholdRequest.SerializeToString,
             dancu_dot_registry_dot_v1_dot_registry__service__pb2.GetHouseholdResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetHouseholds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dancu.registry.v1.RegistryService/BatchGetHouseholds',
+            dancu_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetHouseholdsRequest.SerializeToString,
+            dancu_dot_registry_dot_v1_dot_registry__service__pb2.BatchGetHouseholdsResponse.FromString,
             options,
             channel_credentials,
             insecure,

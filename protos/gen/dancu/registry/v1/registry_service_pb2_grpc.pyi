@@ -67,6 +67,11 @@ class RegistryServiceStub:
     """Lists the residence history of a resident, newest first."""
     GetHousehold: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.GetHouseholdRequest, _registry_service_pb2.GetHouseholdResponse]
     """Returns a household with its members and their relationship to the head."""
+    BatchGetHouseholds: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.BatchGetHouseholdsRequest, _registry_service_pb2.BatchGetHouseholdsResponse]
+    """Returns the households of up to 1,000 residents at once (for example the contacts of a
+    day's F0 cases): each household once, with its members as GetHousehold returns them.
+    Unknown ids, and residents a ward-scoped caller may not see, are listed as not found.
+    """
     RegisterDeath: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.RegisterDeathRequest, _registry_service_pb2.RegisterDeathResponse]
     """Registers a death. Repeating the same death record is harmless; a different death
     record for an already deceased resident is FAILED_PRECONDITION.
@@ -119,6 +124,11 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Lists the residence history of a resident, newest first."""
     GetHousehold: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.GetHouseholdRequest, _registry_service_pb2.GetHouseholdResponse]  # type: ignore[assignment]
     """Returns a household with its members and their relationship to the head."""
+    BatchGetHouseholds: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.BatchGetHouseholdsRequest, _registry_service_pb2.BatchGetHouseholdsResponse]  # type: ignore[assignment]
+    """Returns the households of up to 1,000 residents at once (for example the contacts of a
+    day's F0 cases): each household once, with its members as GetHousehold returns them.
+    Unknown ids, and residents a ward-scoped caller may not see, are listed as not found.
+    """
     RegisterDeath: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.RegisterDeathRequest, _registry_service_pb2.RegisterDeathResponse]  # type: ignore[assignment]
     """Registers a death. Repeating the same death record is harmless; a different death
     record for an already deceased resident is FAILED_PRECONDITION.
@@ -216,6 +226,17 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_service_pb2.GetHouseholdResponse, _abc.Awaitable[_registry_service_pb2.GetHouseholdResponse]]:
         """Returns a household with its members and their relationship to the head."""
+
+    @_abc_1.abstractmethod
+    def BatchGetHouseholds(
+        self,
+        request: _registry_service_pb2.BatchGetHouseholdsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_service_pb2.BatchGetHouseholdsResponse, _abc.Awaitable[_registry_service_pb2.BatchGetHouseholdsResponse]]:
+        """Returns the households of up to 1,000 residents at once (for example the contacts of a
+        day's F0 cases): each household once, with its members as GetHousehold returns them.
+        Unknown ids, and residents a ward-scoped caller may not see, are listed as not found.
+        """
 
     @_abc_1.abstractmethod
     def RegisterDeath(
