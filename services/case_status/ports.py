@@ -152,6 +152,11 @@ class Registry(Protocol):
         """Everyone in the resident's household, the resident included."""
         ...
 
+    async def households(self, citizen_ids: Sequence[str]) -> Mapping[str, Sequence[ResidentFacts]]:
+        """Each registered resident's household members, the resident included (any number of
+        residents; asked 1,000 at a time)."""
+        ...
+
     async def residents_in_ward(self, ward_code: str, page_size: int, page_token: str) -> WardPage:
         """One page of the residents whose permanent or active temporary residence is in the
         ward (at most 200 per page)."""
@@ -177,7 +182,9 @@ class CaseRepository(Protocol):
         self, citizen_ids: Iterable[str]
     ) -> Mapping[str, Sequence[StatusEvent]]: ...
 
-    async def add_event(self, event: StatusEvent, derived: DerivedLevel | None = None) -> None: ...
+    async def add_events(self, events: Sequence[tuple[StatusEvent, DerivedLevel | None]]) -> None:
+        """Appends events, each with the derivation of its DERIVED level (else None)."""
+        ...
 
     async def derivations(self, event_ids: Iterable[str]) -> Mapping[str, tuple[str, int]]:
         """Event id -> (derived from, distance) for the DERIVED events among ``event_ids``."""

@@ -7,12 +7,15 @@ whose workflow id is the event id, so a row relayed twice still starts one workf
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import Column, DateTime, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from services.kit.db import copy_rows
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -50,3 +53,20 @@ class OutboxWriter:
             )
         )
         return event_id
+
+    async def append_all(
+        self,
+        conn: AsyncConnection,
+        event_type: str,
+        events: Iterable[tuple[str, Mapping[str, Any]]],
+    ) -> None:
+        """Many events of one type (aggregate id, payload), written with one COPY."""
+        await copy_rows(
+            conn,
+            self._table,
+            ("event_id", "event_type", "aggregate_id", "payload"),
+            (
+                (uuid.uuid4(), event_type, aggregate, Jsonb(dict(payload)))
+                for aggregate, payload in events
+            ),
+        )

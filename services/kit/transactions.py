@@ -42,6 +42,10 @@ class Transaction(Protocol):
         self, event_type: str, aggregate_id: str, payload: Mapping[str, Any]
     ) -> None: ...
 
+    async def publish_all(
+        self, event_type: str, events: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> None: ...
+
     async def commit(self) -> None: ...
 
     async def __aexit__(self, *exc: object) -> None: ...
@@ -112,6 +116,13 @@ class SqlTransaction:
 
     async def publish(self, event_type: str, aggregate_id: str, payload: Mapping[str, Any]) -> None:
         await self._books.outbox.append(self.connection, event_type, aggregate_id, payload)
+
+    async def publish_all(
+        self, event_type: str, events: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> None:
+        """Many events of one type (aggregate id, payload) in one round trip."""
+        if events:
+            await self._books.outbox.append_all(self.connection, event_type, events)
 
     async def commit(self) -> None:
         await self.connection.commit()

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, true, union
+from sqlalchemy import ColumnElement, Table, and_, func, literal, or_, select, true, union
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.case_status.adapters.tables import current_status, resident_wards, status_events
 from services.case_status.domain.model import CaseStatus, Classification, vietnam_date
 from services.case_status.ports import Candidate, CaseQuery, ResidentFacts, WardRole
-from services.kit.db import array_parameter
+from services.kit.db import array_parameter, unnested
 
 e = status_events.c
 cs = current_status.c
@@ -58,6 +59,21 @@ class CaseListingQueries:
 
     _conn: AsyncConnection
 
+    async def _upsert(self, table: Table, rows: Sequence[dict[str, Any]], stamp: str) -> None:
+        """Inserts or overwrites rows by citizen id, in one statement however many (one array
+        parameter per column), in id order so that concurrent upserts cannot deadlock."""
+        names = list(rows[0])
+        stmt = insert(table).from_select(names, unnested(table, rows))
+        await self._conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[table.c.citizen_id],
+                set_={
+                    **{n: stmt.excluded[n] for n in names if n != "citizen_id"},
+                    stamp: func.now(),
+                },
+            )
+        )
+
     async def save_residences(self, residents: Sequence[ResidentFacts]) -> None:
         rows = {
             r.citizen_id: {
@@ -73,14 +89,7 @@ class CaseListingQueries:
         }
         if not rows:
             return
-        stmt = insert(resident_wards).values([rows[cid] for cid in sorted(rows)])
-        columns = [name for name in rows[min(rows)] if name != "citizen_id"]
-        await self._conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[rw.citizen_id],
-                set_={**{c: stmt.excluded[c] for c in columns}, "refreshed_at": func.now()},
-            )
-        )
+        await self._upsert(resident_wards, [rows[cid] for cid in sorted(rows)], "refreshed_at")
 
     async def save_current(self, statuses: Sequence[CaseStatus]) -> None:
         rows = {
@@ -98,14 +107,7 @@ class CaseListingQueries:
         }
         if not rows:
             return
-        stmt = insert(current_status).values([rows[cid] for cid in sorted(rows)])
-        columns = [name for name in rows[min(rows)] if name != "citizen_id"]
-        await self._conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[cs.citizen_id],
-                set_={**{c: stmt.excluded[c] for c in columns}, "updated_at": func.now()},
-            )
-        )
+        await self._upsert(current_status, [rows[cid] for cid in sorted(rows)], "updated_at")
 
     async def current_levels(self, citizen_ids: Sequence[str]) -> Mapping[str, Classification]:
         ids = sorted(set(citizen_ids))

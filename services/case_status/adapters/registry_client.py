@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TypeVar
 
 import grpc
 from dancu.registry.v1 import registry_service_pb2 as pb
@@ -33,7 +34,7 @@ from services.kit.channels import open_channel, retry_service_config
 SERVICE = pb.DESCRIPTOR.services_by_name["RegistryService"].full_name
 _READS = (
     "GetResident",
-    "GetHousehold",
+    "BatchGetHouseholds",
     "BatchGetResidents",
     "SearchResidents",
     "VerifyIdentities",
@@ -105,16 +106,21 @@ def _claim(claim: IdentityClaim) -> pb.IdentityClaim:
     return message
 
 
-# Per-resident lookups (one per F0 of a large import) are many; past this many in flight the
-# registry is asked faster than it answers and calls start failing at their deadline.
-MAX_LOOKUPS_IN_FLIGHT = 32
+# Batches of one large call (a 50,000-row list is ten VerifyIdentities and fifty
+# BatchGetResidents) run this many at a time: enough to keep the registry and its database
+# busy, few enough that no batch waits past its deadline behind the others.
+MAX_BATCHES_IN_FLIGHT = 4
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Item = TypeVar("Item")
 
 
 class GrpcRegistry:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._channel = channel
         self._stub = pb_grpc.RegistryServiceStub(channel)
-        self._lookups = asyncio.Semaphore(MAX_LOOKUPS_IN_FLIGHT)
+        self._batches = asyncio.Semaphore(MAX_BATCHES_IN_FLIGHT)
 
     @classmethod
     def connect(cls, address: str, token: Callable[[], str]) -> GrpcRegistry:
@@ -125,57 +131,67 @@ class GrpcRegistry:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def resident(self, citizen_id: str) -> ResidentFacts | None:
-        async with self._lookups:
-            return await self._resident(citizen_id)
+    async def _call(
+        self, method: Callable[[Request], Awaitable[Response]], request: Request
+    ) -> Response:
+        async with self._batches:
+            try:
+                return await method(request)
+            except grpc.aio.AioRpcError as error:
+                if error.code() in _OUTAGE:
+                    raise _unavailable() from error
+                raise
 
-    async def _resident(self, citizen_id: str) -> ResidentFacts | None:
+    async def _batched(
+        self,
+        items: Sequence[Item],
+        size: int,
+        ask: Callable[[Sequence[Item]], Awaitable[Sequence[Response]]],
+    ) -> list[Response]:
+        """``ask`` for each slice of ``size`` items, concurrently; the answers in order."""
+        slices = [items[start : start + size] for start in range(0, len(items), size)]
+        answers = await asyncio.gather(*map(ask, slices))
+        return [answer for part in answers for answer in part]
+
+    async def resident(self, citizen_id: str) -> ResidentFacts | None:
         try:
-            response = await self._stub.GetResident(pb.GetResidentRequest(citizen_id=citizen_id))
+            response = await self._call(
+                self._stub.GetResident, pb.GetResidentRequest(citizen_id=citizen_id)
+            )
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return None
-            if error.code() in _OUTAGE:
-                raise _unavailable() from error
             raise
         return _facts(response.resident)
 
     async def household_members(self, citizen_id: str) -> Sequence[ResidentFacts]:
-        async with self._lookups:
-            return await self._household_members(citizen_id)
+        return (await self.households([citizen_id])).get(citizen_id, ())
 
-    async def _household_members(self, citizen_id: str) -> Sequence[ResidentFacts]:
-        try:
-            response = await self._stub.GetHousehold(pb.GetHouseholdRequest(citizen_id=citizen_id))
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.NOT_FOUND:
-                return ()
-            if error.code() in _OUTAGE:
-                raise _unavailable() from error
-            raise
-        ids = [member.citizen_id for member in response.household.members]
-        if not ids:
-            return ()
-        # Their residences too (for the residence snapshot): one batch call, not one per member.
-        try:
-            found = await self._stub.BatchGetResidents(pb.BatchGetResidentsRequest(citizen_ids=ids))
-        except grpc.aio.AioRpcError as error:
-            if error.code() in _OUTAGE:
-                raise _unavailable() from error
-            raise
-        return tuple(_facts(resident) for resident in found.residents)
+    async def households(self, citizen_ids: Sequence[str]) -> Mapping[str, Sequence[ResidentFacts]]:
+        async def ask(part: Sequence[str]) -> Sequence[rpb.Household]:
+            request = pb.BatchGetHouseholdsRequest(citizen_ids=part)
+            return (await self._call(self._stub.BatchGetHouseholds, request)).households
+
+        found = await self._batched(list(dict.fromkeys(citizen_ids)), MAX_BATCH_GET, ask)
+        # Each member's residence too (for the residence snapshot): batch calls as well.
+        members = await self.residents([m.citizen_id for h in found for m in h.members])
+        facts = {f.citizen_id: f for f in members}
+        wanted = set(citizen_ids)
+        households: dict[str, Sequence[ResidentFacts]] = {}
+        for household in found:
+            living = tuple(facts[m.citizen_id] for m in household.members if m.citizen_id in facts)
+            for member in household.members:
+                if member.citizen_id in wanted:
+                    households[member.citizen_id] = living
+        return households
 
     async def residents_in_ward(self, ward_code: str, page_size: int, page_token: str) -> WardPage:
-        try:
-            response = await self._stub.SearchResidents(
-                pb.SearchResidentsRequest(
-                    ward_code=ward_code, page_size=page_size, page_token=page_token
-                )
-            )
-        except grpc.aio.AioRpcError as error:
-            if error.code() in _OUTAGE:
-                raise _unavailable() from error
-            raise
+        response = await self._call(
+            self._stub.SearchResidents,
+            pb.SearchResidentsRequest(
+                ward_code=ward_code, page_size=page_size, page_token=page_token
+            ),
+        )
         return WardPage(
             residents=tuple(
                 WardResident(
@@ -190,31 +206,17 @@ class GrpcRegistry:
         )
 
     async def residents(self, citizen_ids: Sequence[str]) -> Sequence[ResidentFacts]:
-        found: list[ResidentFacts] = []
-        for start in range(0, len(citizen_ids), MAX_BATCH_GET):
-            batch = list(citizen_ids[start : start + MAX_BATCH_GET])
-            try:
-                response = await self._stub.BatchGetResidents(
-                    pb.BatchGetResidentsRequest(citizen_ids=batch)
-                )
-            except grpc.aio.AioRpcError as error:
-                if error.code() in _OUTAGE:
-                    raise _unavailable() from error
-                raise
-            found.extend(_facts(resident) for resident in response.residents)
-        return found
+        async def ask(part: Sequence[str]) -> Sequence[ResidentFacts]:
+            request = pb.BatchGetResidentsRequest(citizen_ids=part)
+            response = await self._call(self._stub.BatchGetResidents, request)
+            return [_facts(resident) for resident in response.residents]
+
+        return await self._batched(list(dict.fromkeys(citizen_ids)), MAX_BATCH_GET, ask)
 
     async def verify_identities(self, claims: Sequence[IdentityClaim]) -> Sequence[Verification]:
-        found: list[Verification] = []
-        for start in range(0, len(claims), MAX_CLAIMS):
-            batch = claims[start : start + MAX_CLAIMS]
-            try:
-                response = await self._stub.VerifyIdentities(
-                    pb.VerifyIdentitiesRequest(claims=[_claim(c) for c in batch])
-                )
-            except grpc.aio.AioRpcError as error:
-                if error.code() in _OUTAGE:
-                    raise _unavailable() from error
-                raise
-            found.extend(_verification(r) for r in response.results)
-        return found
+        async def ask(part: Sequence[IdentityClaim]) -> Sequence[Verification]:
+            request = pb.VerifyIdentitiesRequest(claims=[_claim(c) for c in part])
+            response = await self._call(self._stub.VerifyIdentities, request)
+            return [_verification(r) for r in response.results]
+
+        return await self._batched(claims, MAX_CLAIMS, ask)

@@ -307,6 +307,7 @@ def append(
     *,
     policy: IsolationPolicy | None = None,
     field: str = "event",
+    before: CaseStatus | None = None,
 ) -> Appended:
     """Accepts ``new`` into a resident's ``events`` (all of them, as recorded) or raises.
 
@@ -314,7 +315,9 @@ def append(
     event id, NotFound for a correction of an unknown event, InvalidInput for a backdated
     event without a reason, PreconditionFailed when the event does not fit where it falls:
     after a death (RESIDENT_DECEASED), outside an episode (NO_OPEN_EPISODE), a recovery of a
-    contact (RECOVERED_WITHOUT_F0), or a second correction of the same event.
+    contact (RECOVERED_WITHOUT_F0), or a second correction of the same event. ``before`` is
+    ``events`` folded under ``policy``, when the caller has it already (a list import folds
+    each resident once).
     """
     by_id = {e.event_id: e for e in events}
     if new.event_id in by_id:
@@ -323,7 +326,8 @@ def append(
         raise ValueError("events of one resident only")
     if new.corrects_event_id is not None:
         _check_correctable(events, by_id, new.corrects_event_id)
-    before = fold(new.citizen_id, events, policy=policy)
+    if before is None:
+        before = fold(new.citizen_id, events, policy=policy)
     if new.corrects_event_id is None and not new.reason.strip() and _is_backdated(before, new):
         raise InvalidInput(
             [

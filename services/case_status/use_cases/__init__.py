@@ -215,7 +215,7 @@ async def record_status(
         _check_registry_death(facts, event)
         await uow.cases.lock_residents([cid])
         appended = timeline.append(await uow.cases.events(cid), event, policy=svc.isolation)
-        await uow.cases.add_event(event)
+        await uow.cases.add_events([(event, None)])
         await uow.publish(STATUS_CHANGED, cid, status_changed_payload(event, appended.after))
         if _became_f0(appended.before, appended.after):
             confirmed = appended.after.classified_at or event.effective_at
@@ -338,7 +338,8 @@ async def _check_links_known(
     """Every end is a registered resident; a scoped caller's links each touch its wards.
     Returns what the registry said about them."""
     ids = sorted({cid for link in links for cid in (link.contact_id, link.source_id)})
-    found = dict(zip(ids, await asyncio.gather(*map(svc.registry.resident, ids)), strict=True))
+    registered = {facts.citizen_id: facts for facts in await svc.registry.residents(ids)}
+    found = {cid: registered.get(cid) for cid in ids}
     violations = []
     for i, link in enumerate(links):
         for name, cid in (

@@ -18,7 +18,6 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 from services.case_status.domain import rules, timeline
 from services.case_status.domain.household import propose_household_contacts
@@ -42,6 +41,7 @@ from services.case_status.domain.model import (
     VIETNAM_TIME,
     Actor,
     Classification,
+    ExposureLink,
     Source,
     StatusEvent,
     vietnam_date,
@@ -82,9 +82,6 @@ from services.kit.errors import (
 from services.kit.request_ids import IdempotencyKey, StoredResponse
 
 IMPORT = "case_import"
-# Residents per statement of the set-based steps (each row takes up to 8 parameters).
-SQL_SLICE = 2000
-T = TypeVar("T")
 MAX_RESULTS_PAGE = 5000
 
 
@@ -194,11 +191,10 @@ async def _registry_context(
 ) -> _RegistryContext:
     ids = sorted({cid for _, cid in matched})
     f0 = sorted({cid for row, cid in matched if row.classification is Classification.F0})
-    facts = await svc.registry.residents(ids) if ids else ()
-    households = await asyncio.gather(*map(svc.registry.household_members, f0))
-    return _RegistryContext(
-        {f.citizen_id: f for f in facts}, dict(zip(f0, households, strict=True))
+    facts, households = await asyncio.gather(
+        svc.registry.residents(ids), svc.registry.households(f0)
     )
+    return _RegistryContext({f.citizen_id: f for f in facts}, households)
 
 
 async def _apply(
@@ -210,29 +206,28 @@ async def _apply(
     now: dt.datetime,
 ) -> dict[int, RowResult]:
     """Applies each matched row to its resident, in row order: APPLIED, UNCHANGED, or
-    REJECTED with the reason the status rules gave."""
+    REJECTED with the reason the status rules gave. Every write is one statement for the
+    whole list (events and outbox rows by COPY), not one per row."""
     known = await _registry_context(svc, matched)
     ids = sorted({cid for _, cid in matched})
-    # In slices: a statement takes at most 65,535 parameters. Ascending slices keep the
-    # locks in id order across statements.
-    events: dict[str, list[StatusEvent]] = {}
-    for part in _slices(ids, SQL_SLICE):
-        await uow.cases.lock_residents(part)
-        events.update(
-            (cid, list(found)) for cid, found in (await uow.cases.events_of(part)).items()
-        )
+    await uow.cases.lock_residents(ids)
+    events = {cid: list(found) for cid, found in (await uow.cases.events_of(ids)).items()}
     results: dict[int, RowResult] = {}
+    appended_events: list[tuple[StatusEvent, None]] = []
+    announced: list[tuple[str, dict[str, object]]] = []
+    confirmed: dict[str, dt.date] = {}
     changed: list[str] = []
     for row, cid in matched:
         n = row.row_number
         history = events.setdefault(cid, [])
-        if says_the_same(row, timeline.fold(cid, history, policy=svc.isolation)):
+        current = timeline.fold(cid, history, policy=svc.isolation)
+        if says_the_same(row, current):
             results[n] = RowResult(n, RowOutcome.UNCHANGED, citizen_id=cid)
             continue
         event = _event(row, cid, list_id, identity, now)
         try:
             rules.validate_event(event, now, svc.ward_exists)
-            appended = timeline.append(history, event, policy=svc.isolation)
+            appended = timeline.append(history, event, policy=svc.isolation, before=current)
         except InvalidInput as invalid:
             reason = invalid.violations[0].reason if invalid.violations else invalid.reason
             results[n] = RowResult(n, RowOutcome.REJECTED, citizen_id=cid, reason=reason)
@@ -240,36 +235,55 @@ async def _apply(
         except DomainError as refused:
             results[n] = RowResult(n, RowOutcome.REJECTED, citizen_id=cid, reason=refused.reason)
             continue
-        await uow.cases.add_event(event)
-        await uow.publish(STATUS_CHANGED, cid, status_changed_payload(event, appended.after))
+        appended_events.append((event, None))
+        announced.append((cid, status_changed_payload(event, appended.after)))
         history.append(event)
         if _became_f0(appended.before, appended.after):
-            members = known.households.get(cid, ())
-            links = propose_household_contacts(
-                cid,
-                vietnam_date(appended.after.classified_at or event.effective_at),
-                [m.citizen_id for m in members if not m.deceased],
-                await uow.cases.links_around([cid], 1),
-                Actor(identity.subject, identity.agency),
-            )
-            await uow.cases.add_links(links)
+            confirmed[cid] = vietnam_date(appended.after.classified_at or event.effective_at)
         if appended.recomputed:
             changed.append(cid)
         results[n] = RowResult(n, RowOutcome.APPLIED, citizen_id=cid, event_id=event.event_id)
+    await uow.cases.add_events(appended_events)
+    await uow.publish_all(STATUS_CHANGED, announced)
+    await _add_household_contacts(uow, identity, confirmed, known.households)
     touched = list(dict.fromkeys(changed))
     if touched:
         changes = await recompute_around(uow, svc.tracing, svc.isolation, touched, identity, now)
         touched.extend(c.citizen_id for c in changes)
-        for part in _slices(sorted(set(touched)), SQL_SLICE):
-            await refresh_current(svc, uow, part)
+        await refresh_current(svc, uow, touched)
     members = [m for household in known.households.values() for m in household]
-    for facts in _slices([*known.facts.values(), *members], SQL_SLICE):
-        await uow.cases.save_residences(facts)
+    await uow.cases.save_residences([*known.facts.values(), *members])
     return results
 
 
-def _slices(items: Sequence[T], size: int) -> list[Sequence[T]]:
-    return [items[start : start + size] for start in range(0, len(items), size)]
+async def _add_household_contacts(
+    uow: UnitOfWork,
+    identity: Identity,
+    confirmed: Mapping[str, dt.date],
+    households: Mapping[str, Sequence[ResidentFacts]],
+) -> None:
+    """The living household members of the residents the list made F0, as their contacts on
+    the day of confirmation (the links already stored are read with one query)."""
+    if not confirmed:
+        return
+    existing: dict[str, list[ExposureLink]] = {cid: [] for cid in confirmed}
+    for link in await uow.cases.links_around(list(confirmed), 1):
+        for cid in (link.source_id, link.contact_id):
+            if cid in existing:
+                existing[cid].append(link)
+    actor = Actor(identity.subject, identity.agency)
+    links = [
+        link
+        for cid, day in confirmed.items()
+        for link in propose_household_contacts(
+            cid,
+            day,
+            [m.citizen_id for m in households.get(cid, ()) if not m.deceased],
+            existing[cid],
+            actor,
+        )
+    ]
+    await uow.cases.add_links(links)
 
 
 async def import_case_list(

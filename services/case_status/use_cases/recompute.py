@@ -55,6 +55,9 @@ def status_changed_payload(event: StatusEvent, after: CaseStatus) -> dict[str, o
         "outcome": after.outcome.name if after.outcome else None,
         "effective_time": event.effective_at.isoformat(),
         "isolation_end": after.isolation_end.isoformat() if after.isolation_end else None,
+        # Where the resident is cared for: alerts go to that ward's police as well.
+        "care_setting": after.care.setting.name if after.care else None,
+        "care_ward_code": (after.care.ward_code or None) if after.care else None,
         "corrects_event_id": event.corrects_event_id,
     }
 
@@ -121,6 +124,8 @@ async def recompute_around(
     }
     after = {cid: level for cid, level in derived.items() if cid in affected}
     written = []
+    appended_events: list[tuple[StatusEvent, DerivedLevel | None]] = []
+    announced: list[tuple[str, dict[str, object]]] = []
     actor = Actor(identity.subject, identity.agency)
     for change in recompute_changes(before, after, inputs):
         own = events.get(change.citizen_id, ())
@@ -142,11 +147,11 @@ async def recompute_around(
             # derivation has nothing to change there.
             logger.info("derived level not applied: %s", refusal.reason)
             continue
-        await uow.cases.add_event(event, change.derived)
-        await uow.publish(
-            STATUS_CHANGED, change.citizen_id, status_changed_payload(event, appended.after)
-        )
+        appended_events.append((event, change.derived))
+        announced.append((change.citizen_id, status_changed_payload(event, appended.after)))
         written.append(
             LevelChangeWritten(change.citizen_id, change.before, change.after, event.event_id)
         )
+    await uow.cases.add_events(appended_events)
+    await uow.publish_all(STATUS_CHANGED, announced)
     return tuple(written)
