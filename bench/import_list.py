@@ -164,18 +164,19 @@ def _instrument(spans: Spans) -> None:
                 "import_case_list",
                 "_registry_context",
                 "_apply",
+                "_add_household_contacts",
                 "recompute_around",
                 "refresh_current",
             ),
         ),
-        (GrpcRegistry, "registry", ("verify_identities", "residents", "household_members")),
+        (GrpcRegistry, "registry", ("verify_identities", "residents", "households")),
         (
             SqlCaseRepository,
             "sql",
             (
                 "lock_residents",
                 "events_of",
-                "add_event",
+                "add_events",
                 "links_around",
                 "add_links",
                 "save_residences",
@@ -183,7 +184,7 @@ def _instrument(spans: Spans) -> None:
                 "add_import",
             ),
         ),
-        (SqlUnitOfWork, "sql", ("publish", "audit", "complete", "commit")),
+        (SqlUnitOfWork, "sql", ("publish_all", "audit", "complete", "commit")),
     ]
     for owner, prefix, names in targets:
         for name in names:

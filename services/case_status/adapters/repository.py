@@ -47,7 +47,7 @@ from services.case_status.domain.model import (
 )
 from services.case_status.domain.tracing import DerivedLevel
 from services.case_status.domain.zones import Zone
-from services.kit.db import array_parameter, copy_rows
+from services.kit.db import array_parameter, copy_rows, unnested
 
 e = status_events.c
 im = imports.c
@@ -62,7 +62,6 @@ _SUMMARY_COUNTS = (
     "changed_residents",
     "dropped_residents",
 )
-_INSERT_BATCH = 1000
 x = exposure_links.c
 z = zones.c
 
@@ -187,24 +186,21 @@ class SqlCaseRepository(CaseListingQueries):
                 "contact_date": day,
                 "contact_id": link.contact_id,
                 "source_id": link.source_id,
-                "setting": link.setting,
+                "setting": int(link.setting),
                 "note": link.note,
                 "recorded_by_subject": link.recorded_by.subject,
                 "recorded_by_agency": link.recorded_by.agency,
             }
             for (low, high, day), link in unique.items()
         ]
-        inserted = 0
-        # In slices: a statement takes at most 65,535 parameters (9 per link).
-        for start in range(0, len(rows), _INSERT_BATCH):
-            written = await self._conn.execute(
-                insert(exposure_links)
-                .values(rows[start : start + _INSERT_BATCH])
-                .on_conflict_do_nothing()
-                .returning(x.low_id)
-            )
-            inserted += len(written.all())
-        return inserted
+        # One statement however many (one array parameter per column).
+        stmt = (
+            insert(exposure_links)
+            .from_select(list(rows[0]), unnested(exposure_links, rows))
+            .on_conflict_do_nothing()
+            .returning(x.low_id)
+        )
+        return len((await self._conn.execute(stmt)).all())
 
     async def links_around(self, citizen_ids: Iterable[str], hops: int) -> Sequence[ExposureLink]:
         # Breadth-first, one query per hop: the neighbourhoods tracing needs are small

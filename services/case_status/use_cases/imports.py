@@ -13,7 +13,6 @@ already says is UNCHANGED and writes no event, so the same list imported again c
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Mapping, Sequence
@@ -40,6 +39,7 @@ from services.case_status.domain.imports import (
 from services.case_status.domain.model import (
     VIETNAM_TIME,
     Actor,
+    CaseStatus,
     Classification,
     ExposureLink,
     Source,
@@ -61,7 +61,6 @@ from services.case_status.use_cases import (
     _replay,
     _transaction,
     new_event_id,
-    refresh_current,
 )
 from services.case_status.use_cases.recompute import (
     STATUS_CHANGED,
@@ -191,10 +190,12 @@ async def _registry_context(
 ) -> _RegistryContext:
     ids = sorted({cid for _, cid in matched})
     f0 = sorted({cid for row, cid in matched if row.classification is Classification.F0})
-    facts, households = await asyncio.gather(
-        svc.registry.residents(ids), svc.registry.households(f0)
-    )
-    return _RegistryContext({f.citizen_id: f for f in facts}, households)
+    households = await svc.registry.households(f0)
+    # The F0s are members of their households: asked for once.
+    known = {m.citizen_id: m for members in households.values() for m in members}
+    facts = await svc.registry.residents([cid for cid in ids if cid not in known])
+    known.update((f.citizen_id, f) for f in facts)
+    return _RegistryContext({cid: known[cid] for cid in ids if cid in known}, households)
 
 
 async def _apply(
@@ -216,11 +217,15 @@ async def _apply(
     appended_events: list[tuple[StatusEvent, None]] = []
     announced: list[tuple[str, dict[str, object]]] = []
     confirmed: dict[str, dt.date] = {}
-    changed: list[str] = []
+    # Each resident's status with the list's rows so far.
+    statuses: dict[str, CaseStatus] = {}
+    # The residents whose status the list changed (kept as current below).
+    changed: dict[str, CaseStatus] = {}
     for row, cid in matched:
         n = row.row_number
         history = events.setdefault(cid, [])
-        current = timeline.fold(cid, history, policy=svc.isolation)
+        current = statuses.get(cid) or timeline.fold(cid, history, policy=svc.isolation)
+        statuses[cid] = current
         if says_the_same(row, current):
             results[n] = RowResult(n, RowOutcome.UNCHANGED, citizen_id=cid)
             continue
@@ -238,19 +243,21 @@ async def _apply(
         appended_events.append((event, None))
         announced.append((cid, status_changed_payload(event, appended.after)))
         history.append(event)
+        statuses[cid] = appended.after
         if _became_f0(appended.before, appended.after):
             confirmed[cid] = vietnam_date(appended.after.classified_at or event.effective_at)
         if appended.recomputed:
-            changed.append(cid)
+            changed[cid] = appended.after
         results[n] = RowResult(n, RowOutcome.APPLIED, citizen_id=cid, event_id=event.event_id)
     await uow.cases.add_events(appended_events)
     await uow.publish_all(STATUS_CHANGED, announced)
     await _add_household_contacts(uow, identity, confirmed, known.households)
-    touched = list(dict.fromkeys(changed))
-    if touched:
-        changes = await recompute_around(uow, svc.tracing, svc.isolation, touched, identity, now)
-        touched.extend(c.citizen_id for c in changes)
-        await refresh_current(svc, uow, touched)
+    if changed:
+        changes = await recompute_around(
+            uow, svc.tracing, svc.isolation, list(changed), identity, now, events, statuses
+        )
+        changed.update((c.citizen_id, c.status) for c in changes)
+        await uow.cases.save_current(list(changed.values()))
     members = [m for household in known.households.values() for m in household]
     await uow.cases.save_residences([*known.facts.values(), *members])
     return results

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.case_status.domain import timeline
@@ -68,6 +68,8 @@ class LevelChangeWritten:
     before: Classification | None
     after: Classification
     event_id: str
+    # The resident's whole status once the derived level is written.
+    status: CaseStatus
 
 
 def _within(links: Sequence[ExposureLink], seeds: Iterable[str], hops: int) -> set[str]:
@@ -105,14 +107,27 @@ async def recompute_around(
     seeds: Sequence[str],
     identity: Identity,
     now: dt.datetime,
+    known: Mapping[str, Sequence[StatusEvent]] | None = None,
+    folded: Mapping[str, CaseStatus] | None = None,
 ) -> tuple[LevelChangeWritten, ...]:
+    """``known``: the complete events of residents the caller has read already (and appended
+    to) under their lock; only the others are read. ``folded``: the statuses of some of them,
+    folded already from those events."""
+    known = known or {}
+    folded = folded or {}
     links = await uow.cases.links_around(seeds, 2 * tracing.depth)
     affected = _within(links, seeds, tracing.depth)
     everyone = _within(links, seeds, 2 * tracing.depth)
     # Locked in id order with the seeds (already held): appends to these residents wait.
-    await uow.cases.lock_residents(affected)
-    events = await uow.cases.events_of(everyone)
-    statuses = {cid: timeline.fold(cid, events.get(cid, ()), policy=isolation) for cid in everyone}
+    await uow.cases.lock_residents(affected - known.keys())
+    events = {
+        **(await uow.cases.events_of(everyone - known.keys())),
+        **{cid: known[cid] for cid in everyone & known.keys()},
+    }
+    statuses = {
+        cid: folded.get(cid) or timeline.fold(cid, events.get(cid, ()), policy=isolation)
+        for cid in everyone
+    }
     inputs = inputs_from(statuses.values())
     derived = derive(links, inputs, tracing)
     before = {
@@ -141,7 +156,9 @@ async def recompute_around(
             origin=LevelOrigin.DERIVED,
         )
         try:
-            appended = timeline.append(own, event, policy=isolation)
+            appended = timeline.append(
+                own, event, policy=isolation, before=statuses[change.citizen_id]
+            )
         except DomainError as refusal:
             # The resident's own record refuses the level (e.g. no episode to clear): the
             # derivation has nothing to change there.
@@ -150,7 +167,9 @@ async def recompute_around(
         appended_events.append((event, change.derived))
         announced.append((change.citizen_id, status_changed_payload(event, appended.after)))
         written.append(
-            LevelChangeWritten(change.citizen_id, change.before, change.after, event.event_id)
+            LevelChangeWritten(
+                change.citizen_id, change.before, change.after, event.event_id, appended.after
+            )
         )
     await uow.cases.add_events(appended_events)
     await uow.publish_all(STATUS_CHANGED, announced)
