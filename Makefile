@@ -45,6 +45,7 @@ bench: install
 	$(RUN) python -m bench.copy_load
 	$(RUN) python -m bench.explain_queries
 	$(RUN) python -m bench.import_list
+	$(RUN) python -m bench.get_case_status
 
 clean:
 	rm -rf .venv .tools .dancu

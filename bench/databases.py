@@ -1,5 +1,6 @@
 """The database a benchmark runs on: a server from ``BENCH_DATABASE_URL`` or an embedded one,
-and a fresh, uniquely named database on it that is dropped afterwards."""
+and a fresh, uniquely named database on it that is dropped afterwards; the registry's
+population loaded into such a database."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,3 +74,17 @@ def fresh_database(server_url: str, prefix: str, *, keep: bool = False) -> Itera
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
+
+
+def prepare_registry(database_url: str, residents: int, seed: int) -> None:
+    """Migrates an empty registry database and bulk-loads ``residents`` demo residents."""
+    from services.registry.demo import load_population
+    from services.registry.migrations import MIGRATIONS
+
+    started = time.perf_counter()
+    MIGRATIONS.upgrade(database_url)
+    print(load_population(database_url, residents, seed=seed, replace=False))
+    with psycopg.connect(libpq(database_url), autocommit=True) as conn:
+        # Sets hint bits and the visibility map, so the measured reads do not write pages.
+        conn.execute("VACUUM (ANALYZE)")
+    print(f"registry ready in {time.perf_counter() - started:.1f} s", flush=True)

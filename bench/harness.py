@@ -248,6 +248,14 @@ def linux_cpu_seconds(pids: Callable[[], Sequence[int]]) -> CpuProbe:
     return probe
 
 
+def load_average() -> str:
+    """The one-minute load average, printed beside results: a busy machine explains a lot."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
+
+
 def _clock_ticks() -> int:
     try:
         return os.sysconf("SC_CLK_TCK")

@@ -47,14 +47,13 @@ import functools
 import logging
 import os
 import random
-import signal
 import statistics
 import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -62,11 +61,22 @@ import psycopg
 from dancu.case_status.v1 import case_pb2, case_status_service_pb2, case_status_service_pb2_grpc
 from google.type.date_pb2 import Date
 
-from bench.databases import fresh_database, libpq, postgres_server
-from bench.server_process import ServerProcess, start_server_process
+from bench.databases import fresh_database, libpq, postgres_server, prepare_registry
+from bench.harness import load_average
+from bench.server_process import (
+    PUBLIC_KEY_ENV,
+    ServerProcess,
+    serve_until_stopped,
+    start_server_process,
+    verifier_from_env,
+)
 
-PUBLIC_KEY_ENV = "BENCH_AUTH_PUBLIC_KEY"
+if TYPE_CHECKING:
+    from services.case_status.use_cases import CaseStatusService
+    from services.kit.auth import TokenVerifier
 SERVICE_TOKEN_ENV = "BENCH_SERVICE_TOKEN"  # noqa: S105 (a variable name, not a secret)
+# The benchmark's caller: a nationwide health agency may import lists and read any case.
+AGENCY_ROLE = "health_agency"
 BAR_ROWS_PER_SECOND = 25_000.0
 ROWS_PER_MESSAGE = 5_000
 WITH_CITIZEN_ID = 0.9
@@ -93,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.rows <= 0 or args.residents <= 0:
         raise SystemExit("--rows and --residents must be positive")
-    return _benchmark(args)
+    return run_on_databases(args, args.database_url, _drive)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -195,14 +205,9 @@ def _instrument(spans: Spans) -> None:
 
 async def _serve(registry_url: str, cases_url: str, profile_path: str | None) -> None:
     # Imported here: the client process needs none of the servers' machinery.
-    from services.case_status.main import build_server as build_case_status
-    from services.case_status.main import open_case_status
-    from services.kit.auth import TokenVerifier
+    from services.case_status.main import build_server
     from services.kit.config import Env
-    from services.kit.db import create_engine
     from services.kit.telemetry import setup_tracing
-    from services.registry.main import build_server as build_registry
-    from services.registry.main import open_registry
 
     profiler = cProfile.Profile() if profile_path else None
     if profiler is not None:
@@ -210,34 +215,48 @@ async def _serve(registry_url: str, cases_url: str, profile_path: str | None) ->
     setup_tracing("dancu-import-bench", Env())
     spans = Spans()
     _instrument(spans)
-    verifier = TokenVerifier(os.environ[PUBLIC_KEY_ENV].encode())
-    token = os.environ[SERVICE_TOKEN_ENV]
-    registry_engine = create_engine(registry_url, pool_size=POOL_SIZE)
-    cases_engine = create_engine(cases_url, pool_size=POOL_SIZE)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    verifier = verifier_from_env()
     try:
-        async with open_registry(registry_engine) as registry:
-            registry_server = build_registry(registry, verifier, "127.0.0.1:0")
-            await registry_server.start()
-            address = f"127.0.0.1:{registry_server.port}"
-            async with open_case_status(cases_engine, address, token) as service:
-                cases_server = build_case_status(service, verifier, "127.0.0.1:0")
-                await cases_server.start()
-                print(f"READY {cases_server.port}", flush=True)
-                await stop.wait()
-                await cases_server.stop(2.0)
-            await registry_server.stop(2.0)
+        async with case_status_beside_registry(
+            registry_url, cases_url, verifier, POOL_SIZE
+        ) as service:
+            await serve_until_stopped(build_server(service, verifier, "127.0.0.1:0"))
     finally:
-        await cases_engine.dispose()
-        await registry_engine.dispose()
         if profiler is not None and profile_path:
             profiler.disable()
             profiler.dump_stats(profile_path)
     for line in spans.lines():
         print(line, flush=True)
+
+
+@contextlib.asynccontextmanager
+async def case_status_beside_registry(
+    registry_url: str, cases_url: str, verifier: TokenVerifier, pool_size: int
+) -> AsyncIterator[CaseStatusService]:
+    """Case status as ``services.case_status.main`` opens it, calling a registry served in this
+    process as ``services.registry.main`` builds it, with the service token ``start_servers``
+    passed. Each service gets a database pool of ``pool_size``."""
+    from services.case_status.main import open_case_status
+    from services.kit.db import create_engine
+    from services.registry.main import build_server as build_registry
+    from services.registry.main import open_registry
+
+    registry_engine = create_engine(registry_url, pool_size=pool_size)
+    cases_engine = create_engine(cases_url, pool_size=pool_size)
+    try:
+        async with open_registry(registry_engine) as registry:
+            registry_server = build_registry(registry, verifier, "127.0.0.1:0")
+            await registry_server.start()
+            try:
+                address = f"127.0.0.1:{registry_server.port}"
+                token = os.environ[SERVICE_TOKEN_ENV]
+                async with open_case_status(cases_engine, address, token) as service:
+                    yield service
+            finally:
+                await registry_server.stop(2.0)
+    finally:
+        await cases_engine.dispose()
+        await registry_engine.dispose()
 
 
 def _spans(lines: Sequence[str]) -> dict[str, tuple[int, float]]:
@@ -250,37 +269,72 @@ def _spans(lines: Sequence[str]) -> dict[str, tuple[int, float]]:
     return spans
 
 
-async def _start_server(
-    registry_url: str, cases_url: str, public_key: bytes, token: str, profile: str | None
-) -> ServerProcess:
-    command = [sys.executable, "-m", "bench.import_list", "--serve"]
-    command += ["--registry-url", registry_url, "--cases-url", cases_url]
-    if profile:
-        command += ["--profile-server", profile]
-    return await start_server_process(
-        command, {PUBLIC_KEY_ENV: public_key.decode(), SERVICE_TOKEN_ENV: token}
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """What the benchmark's own token issuer hands out."""
+
+    public_key: bytes  # PEM: the server process verifies every token below with it
+    service_token: str  # case status's own, for its calls to the registry
+    agency_token: str  # a nationwide health agency's: the benchmark's caller
+
+
+def issue_credentials() -> Credentials:
+    from services.kit.auth import (
+        EVERY_WARD,
+        Identity,
+        TokenIssuer,
+        generate_private_key_pem,
+        public_key_pem,
+    )
+
+    private_key = generate_private_key_pem()
+    issuer = TokenIssuer(private_key)
+    return Credentials(
+        public_key=public_key_pem(private_key),
+        service_token=issuer.issue(
+            Identity("bench-case-status", "bench", frozenset({"service"}), EVERY_WARD)
+        ),
+        agency_token=issuer.issue(
+            Identity("bench-cdc", "bench-cdc", frozenset({AGENCY_ROLE}), EVERY_WARD)
+        ),
     )
 
 
+async def start_servers(
+    module: str,
+    registry_url: str,
+    cases_url: str,
+    credentials: Credentials,
+    options: Sequence[str] = (),
+) -> ServerProcess:
+    """``python -m module --serve``, serving case status beside the registry (see
+    ``case_status_beside_registry``), with ``options`` added to its command line."""
+    command = [sys.executable, "-m", module, "--serve"]
+    command += ["--registry-url", registry_url, "--cases-url", cases_url, *options]
+    return await start_server_process(
+        command,
+        {
+            PUBLIC_KEY_ENV: credentials.public_key.decode(),
+            SERVICE_TOKEN_ENV: credentials.service_token,
+        },
+    )
+
+
+async def send_list(
+    port: int, messages: Sequence[case_status_service_pb2.ImportCaseListRequest], token: str
+) -> case_status_service_pb2.ImportCaseListResponse:
+    """One ImportCaseList call (the header, then the rows) to the server on ``port``."""
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = case_status_service_pb2_grpc.CaseStatusServiceStub(channel)
+        response: case_status_service_pb2.ImportCaseListResponse = await stub.ImportCaseList(
+            iter(messages),
+            metadata=(("authorization", f"Bearer {token}"),),
+            timeout=CALL_TIMEOUT_SECONDS,
+        )
+        return response
+
+
 # --- the databases -----------------------------------------------------------------------
-
-
-def _prepare_registry(database_url: str, residents: int, seed: int) -> None:
-    from services.registry.demo.loader import load_population
-    from services.registry.migrations import MIGRATIONS
-
-    started = time.perf_counter()
-    MIGRATIONS.upgrade(database_url)
-    print(load_population(database_url, residents, seed=seed, replace=False))
-    with psycopg.connect(libpq(database_url), autocommit=True) as conn:
-        conn.execute("VACUUM (ANALYZE)")
-    print(f"registry ready in {time.perf_counter() - started:.1f} s", flush=True)
-
-
-def _prepare_cases(database_url: str) -> None:
-    from services.case_status.migrations import MIGRATIONS
-
-    MIGRATIONS.upgrade(database_url)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,12 +352,14 @@ class ListRow:
 class CaseList:
     population: int
     ward_code: str
+    list_date: dt.date
     rows: list[ListRow]
 
 
-def _draw_list(
-    database_url: str, count: int, seed: int, today: dt.date, f0_share: float
-) -> CaseList:
+def draw_list(database_url: str, count: int, seed: int, f0_share: float) -> CaseList:
+    """Today's list of ``count`` living residents (see the module doc); exits if there are
+    none."""
+    today = dt.datetime.now(VIETNAM).date()
     with psycopg.connect(libpq(database_url)) as conn:
         total = conn.execute("SELECT count(*) FROM residents").fetchone()
         busiest = conn.execute(
@@ -332,7 +388,10 @@ def _draw_list(
         )
         for number, (citizen_id, full_name, birth_date, ward) in enumerate(drawn, start=1)
     ]
-    return CaseList(int(total[0]) if total else 0, str(busiest[0]) if busiest else "", rows)
+    if not rows:
+        raise SystemExit("the registry is empty: nothing to import")
+    population = int(total[0]) if total else 0
+    return CaseList(population, str(busiest[0]) if busiest else "", today, rows)
 
 
 # --- the measurements --------------------------------------------------------------------
@@ -362,14 +421,14 @@ def _date(value: dt.date) -> Date:
     return Date(year=value.year, month=value.month, day=value.day)
 
 
-def _messages(
-    case_list: CaseList, today: dt.date
+def import_messages(
+    case_list: CaseList,
 ) -> list[case_status_service_pb2.ImportCaseListRequest]:
     pb = case_status_service_pb2
     header = pb.ImportHeader(
         request_id=str(uuid.uuid4()),
         list_id=f"bench-{case_list.ward_code}-{uuid.uuid4().hex[:8]}",
-        list_date=_date(today),
+        list_date=_date(case_list.list_date),
         ward_code=case_list.ward_code,
     )
     rows = [
@@ -391,78 +450,64 @@ def _messages(
 
 
 @contextlib.contextmanager
-def _databases(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
-    if args.database_url:
-        with fresh_database(
-            args.database_url, "bench_import_cases", keep=args.keep_database
-        ) as cases:
-            yield args.database_url, cases
-        return
-    with (
-        postgres_server() as server_url,
-        fresh_database(server_url, "bench_import_registry", keep=args.keep_database) as registry,
-        fresh_database(server_url, "bench_import_cases", keep=args.keep_database) as cases,
+def registry_and_cases(
+    registry_url: str | None, residents: int, seed: int, *, keep: bool = False
+) -> Iterator[tuple[str, str]]:
+    """The registry (``registry_url`` as it is, or a fresh one with ``residents`` demo
+    residents) and a fresh, migrated case status database on the same server."""
+    from services.case_status.migrations import MIGRATIONS
+
+    with contextlib.ExitStack() as stack:
+        if registry_url:
+            server_url = registry_url
+        else:
+            server_url = stack.enter_context(postgres_server())
+            registry_url = stack.enter_context(
+                fresh_database(server_url, "bench_import_registry", keep=keep)
+            )
+            prepare_registry(registry_url, residents, seed)
+        cases_url = stack.enter_context(fresh_database(server_url, "bench_import_cases", keep=keep))
+        MIGRATIONS.upgrade(cases_url)
+        yield registry_url, cases_url
+
+
+def run_on_databases(
+    args: argparse.Namespace,
+    registry_url: str | None,
+    drive: Callable[[argparse.Namespace, str, str], Coroutine[Any, Any, int]],
+) -> int:
+    """``drive(args, registry_url, cases_url)`` on the databases of ``registry_and_cases``."""
+    with registry_and_cases(registry_url, args.residents, args.seed, keep=args.keep_database) as (
+        registry,
+        cases,
     ):
-        _prepare_registry(registry, args.residents, args.seed)
-        yield registry, cases
-
-
-def _benchmark(args: argparse.Namespace) -> int:
-    with _databases(args) as (registry_url, cases_url):
-        _prepare_cases(cases_url)
-        return asyncio.run(_drive(args, registry_url, cases_url))
+        return asyncio.run(drive(args, registry, cases))
 
 
 async def _drive(args: argparse.Namespace, registry_url: str, cases_url: str) -> int:
-    from services.kit.auth import (
-        EVERY_WARD,
-        Identity,
-        TokenIssuer,
-        generate_private_key_pem,
-        public_key_pem,
-    )
-
-    today = dt.datetime.now(VIETNAM).date()
-    case_list = _draw_list(registry_url, args.rows, args.seed, today, args.f0_share)
-    if not case_list.rows:
-        print("the registry is empty: nothing to import", file=sys.stderr)
-        return 1
+    case_list = draw_list(registry_url, args.rows, args.seed, args.f0_share)
     rows = case_list.rows
-    private_key = generate_private_key_pem()
-    issuer = TokenIssuer(private_key)
-    service_token = issuer.issue(
-        Identity("bench-case-status", "bench", frozenset({"service"}), EVERY_WARD)
-    )
-    agency_token = issuer.issue(
-        Identity("bench-cdc", "bench-cdc", frozenset({"health_agency"}), EVERY_WARD)
-    )
-    messages = _messages(case_list, today)
+    credentials = issue_credentials()
+    messages = import_messages(case_list)
     by_id = sum(1 for row in rows if row.citizen_id)
     print(
         f"ImportCaseList of {len(rows):,} rows ({by_id:,} with citizen id,"
         f" {len(rows) - by_id:,} by name and birth date) over {case_list.population:,} residents,"
         f" header ward {case_list.ward_code}, {ROWS_PER_MESSAGE:,} rows per message;"
-        f" {os.cpu_count()} cores, load average {_load_average()} at start",
+        f" {os.cpu_count()} cores, load average {load_average()} at start",
         flush=True,
     )
     copy_before = _copy_ceiling(cases_url, rows, "bench_copy_before")
-    server = await _start_server(
-        registry_url, cases_url, public_key_pem(private_key), service_token, args.profile_server
-    )
+    profile = ["--profile-server", args.profile_server] if args.profile_server else []
+    server = await start_servers("bench.import_list", registry_url, cases_url, credentials, profile)
     failure: grpc.aio.AioRpcError | None = None
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-            stub = case_status_service_pb2_grpc.CaseStatusServiceStub(channel)
-            started = time.perf_counter()
-            try:
-                response = await stub.ImportCaseList(
-                    iter(messages),
-                    metadata=(("authorization", f"Bearer {agency_token}"),),
-                    timeout=CALL_TIMEOUT_SECONDS,
-                )
-            except grpc.aio.AioRpcError as error:
-                failure = error
-            elapsed = time.perf_counter() - started
+        started = time.perf_counter()
+        try:
+            response = await send_list(server.port, messages, credentials.agency_token)
+        except grpc.aio.AioRpcError as error:
+            failure = error
+        elapsed = time.perf_counter() - started
     finally:
         spans = _spans(await server.stop())
     if failure is not None:
@@ -477,13 +522,6 @@ async def _drive(args: argparse.Namespace, registry_url: str, cases_url: str) ->
     if args.profile_server:
         print(f"server profile: {args.profile_server} (the rates above are not meaningful)")
     return 0
-
-
-def _load_average() -> str:
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except OSError:
-        return "unknown"
 
 
 def _report(
