@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
 from services.case_status.main import build_server as build_case_status_server
 from services.case_status.main import open_case_status
@@ -34,6 +35,7 @@ from tests.integration.registry_client import (
     RegistryDatabase,
 )
 from tests.support.postgres import DatabaseFactory
+from tests.support.temporal import time_skipping_server
 
 if TYPE_CHECKING:
     from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub
@@ -194,3 +196,9 @@ async def case_db(case_status_database_url: str) -> AsyncIterator[RegistryDataba
 def cdc(case_status_clients: CaseStatusClients) -> CaseStatusServiceAsyncStub:
     """A nationwide health agency."""
     return case_status_clients.case_stub(CDC)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    async with time_skipping_server() as env:
+        yield env

@@ -318,7 +318,8 @@ class RegistryDatabase:
 
     async def outbox(self, citizen_id: str, event_type: str | None = None) -> list[dict[str, Any]]:
         rows = await self.rows(
-            "SELECT event_type, aggregate_id, payload FROM outbox WHERE aggregate_id = %s"
+            "SELECT event_id, event_type, aggregate_id, payload, published_at FROM outbox"
+            " WHERE aggregate_id = %s"
             " ORDER BY created_at, event_type",
             citizen_id,
         )

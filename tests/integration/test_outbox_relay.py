@@ -1,0 +1,76 @@
+"""The outbox relay over case status's real outbox and a real Temporal server: one workflow per
+event, whose id is the event id, started once however often the row is relayed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from dancu.case_status.v1 import case_pb2 as cpb
+from temporalio import workflow
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from services.case_status.adapters.tables import outbox
+from services.case_status.use_cases.recompute import STATUS_CHANGED
+from services.kit.db import create_engine
+from services.kit.outbox_relay import OutboxEvent, OutboxRelay, Route
+from tests.integration.case_status_client import status_request
+from tests.integration.registry_client import RegistryDatabase, register
+
+if TYPE_CHECKING:
+    from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub
+    from dancu.registry.v1.registry_service_pb2_grpc import RegistryServiceAsyncStub
+
+SINK = "OutboxSinkForTest"
+
+
+@workflow.defn(name=SINK, sandboxed=False)
+class OutboxSink:
+    """Returns what the relay handed it (unsandboxed: it lives in this test module, whose
+    imports the sandbox would refuse)."""
+
+    @workflow.run
+    async def run(self, event: OutboxEvent) -> OutboxEvent:
+        return event
+
+
+async def test_each_event_starts_one_workflow_named_by_its_id(
+    time_skipping: WorkflowEnvironment,
+    case_status_database_url: str,
+    cdc: CaseStatusServiceAsyncStub,
+    registrar: RegistryServiceAsyncStub,
+    case_db: RegistryDatabase,
+) -> None:
+    resident = await register(registrar)
+    cid = resident.citizen_id
+    await cdc.RecordStatus(status_request(cid, classification=cpb.CLASSIFICATION_F1))
+    [row] = await case_db.outbox(cid, STATUS_CHANGED)
+    event_id = str(row["event_id"])
+    queue = f"relay-{uuid.uuid4().hex}"
+    engine = create_engine(case_status_database_url, pool_size=2)
+    relay = OutboxRelay(
+        engine, outbox, time_skipping.client, {STATUS_CHANGED: Route(SINK, queue)}, batch=10_000
+    )
+    try:
+        async with Worker(time_skipping.client, task_queue=queue, workflows=[OutboxSink]):
+            assert await relay.relay_once() >= 1
+            handle = time_skipping.client.get_workflow_handle(event_id, result_type=OutboxEvent)
+            delivered = await handle.result()
+            first_run = (await handle.describe()).run_id
+            # A relay that crashed before its commit delivers the row again: the workflow id
+            # is taken, so no second run starts.
+            await case_db.rows(
+                "UPDATE outbox SET published_at = NULL WHERE event_id = %s RETURNING 1", event_id
+            )
+            assert await relay.relay_once() >= 1
+            assert (await handle.describe()).run_id == first_run
+    finally:
+        await engine.dispose()
+    assert delivered.event_type == STATUS_CHANGED
+    assert delivered.aggregate_id == cid
+    assert delivered.payload["citizen_id"] == cid
+    assert delivered.payload["classification"] == "F1"
+    assert delivered.created_at
+    [after] = await case_db.outbox(cid, STATUS_CHANGED)
+    assert after["published_at"] is not None

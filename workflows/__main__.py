@@ -1,0 +1,5 @@
+import sys
+
+from workflows.worker import main
+
+sys.exit(main())

@@ -1,0 +1,35 @@
+"""Worker settings, read from the environment once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.kit.config import Env
+
+PREFIX = "DANCU_WORKFLOWS_"
+DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
+DEFAULT_NAMESPACE = "default"
+TASK_QUEUE = "dancu"
+DEFAULT_CASE_STATUS_ADDRESS = "127.0.0.1:50052"
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    temporal_address: str
+    namespace: str
+    task_queue: str
+    case_status_address: str
+    # The worker's token (role "service") for calling the services.
+    token: str
+
+    @staticmethod
+    def from_env(env: Env) -> WorkerSettings:
+        return WorkerSettings(
+            temporal_address=env.string("DANCU_TEMPORAL_ADDRESS", DEFAULT_TEMPORAL_ADDRESS),
+            namespace=env.string("DANCU_TEMPORAL_NAMESPACE", DEFAULT_NAMESPACE),
+            task_queue=env.string(f"{PREFIX}TASK_QUEUE", TASK_QUEUE),
+            case_status_address=env.string(
+                f"{PREFIX}CASE_STATUS_ADDRESS", DEFAULT_CASE_STATUS_ADDRESS
+            ),
+            token=env.bytes_from_file_or_value(f"{PREFIX}TOKEN").decode().strip(),
+        )

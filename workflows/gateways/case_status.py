@@ -1,0 +1,81 @@
+"""Case status, as the workflows use it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from dancu.case_status.v1 import case_pb2 as cpb
+from dancu.case_status.v1 import case_status_service_pb2 as pb
+from dancu.case_status.v1 import case_status_service_pb2_grpc as pb_grpc
+
+from services.kit.channels import open_channel, retry_service_config
+from workflows.gateways import final_or_retry
+
+SERVICE = pb.DESCRIPTOR.services_by_name["CaseStatusService"].full_name
+# RecordStatus is idempotent by its request id, so it may be retried like the read.
+_IDEMPOTENT = ("GetCaseStatus", "RecordStatus")
+WORKFLOW_AGENCY = "dancu-workflows"
+
+
+@dataclass(frozen=True)
+class CurrentCase:
+    citizen_id: str
+    # F0...F3, CLEARED or "" (never a case); RECOVERED, DECEASED or "".
+    classification: str
+    outcome: str
+    isolation_end: dt.date | None
+
+
+def _name(enum_name: str, prefix: str) -> str:
+    return "" if enum_name.endswith("UNSPECIFIED") else enum_name.removeprefix(prefix)
+
+
+class CaseStatusGateway:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._channel = channel
+        self._stub = pb_grpc.CaseStatusServiceStub(channel)
+
+    @classmethod
+    def connect(cls, address: str, token: Callable[[], str]) -> CaseStatusGateway:
+        config = retry_service_config(SERVICE, _IDEMPOTENT)
+        return cls(open_channel(address, token=token, service_config=config))
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def current(self, citizen_id: str) -> CurrentCase:
+        try:
+            response = await self._stub.GetCaseStatus(
+                pb.GetCaseStatusRequest(citizen_id=citizen_id)
+            )
+        except grpc.aio.AioRpcError as error:
+            raise final_or_retry(error) from None
+        status = response.status
+        end = status.isolation_end
+        return CurrentCase(
+            citizen_id=citizen_id,
+            classification=_name(cpb.Classification.Name(status.classification), "CLASSIFICATION_"),
+            outcome=_name(cpb.Outcome.Name(status.outcome), "OUTCOME_"),
+            isolation_end=dt.date(end.year, end.month, end.day) if end.year else None,
+        )
+
+    async def clear(
+        self, citizen_id: str, effective: dt.datetime, reason: str, request_id: str
+    ) -> None:
+        """Records CLEARED at ``effective`` (the end of a contact's quarantine)."""
+        event = cpb.StatusEvent(
+            citizen_id=citizen_id,
+            classification=cpb.CLASSIFICATION_CLEARED,
+            reason=reason,
+            source=cpb.Source(agency=WORKFLOW_AGENCY, report_ref=request_id),
+        )
+        event.effective_time.FromDatetime(effective)
+        try:
+            await self._stub.RecordStatus(
+                pb.RecordStatusRequest(request_id=request_id, event=event)
+            )
+        except grpc.aio.AioRpcError as error:
+            raise final_or_retry(error) from None

@@ -1,0 +1,91 @@
+"""Composition root of the worker: settings → gateways → activities → Temporal worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from services.kit.config import ConfigError, Env
+from services.kit.telemetry import configure_logging, setup_tracing
+from services.kit.temporal import connect
+from workflows.config import WorkerSettings
+from workflows.gateways.case_status import CaseStatusGateway
+from workflows.isolation.activities import IsolationActivities
+from workflows.isolation.workflow import IsolationFollowUp
+
+logger = logging.getLogger("workflows")
+
+WORKFLOWS = [IsolationFollowUp]
+
+
+@dataclass(frozen=True)
+class Gateways:
+    case_status: CaseStatusGateway
+
+
+@asynccontextmanager
+async def open_gateways(settings: WorkerSettings) -> AsyncIterator[Gateways]:
+    case_status = CaseStatusGateway.connect(settings.case_status_address, lambda: settings.token)
+    try:
+        yield Gateways(case_status)
+    finally:
+        await case_status.close()
+
+
+def build_worker(client: Client, gateways: Gateways, task_queue: str) -> Worker:
+    isolation = IsolationActivities(gateways.case_status)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[isolation.complete_isolation],
+    )
+
+
+async def run(settings: WorkerSettings) -> None:
+    client = await connect(settings.temporal_address, settings.namespace)
+    async with open_gateways(settings) as gateways:
+        worker = build_worker(client, gateways, settings.task_queue)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with worker:
+            logger.info(
+                "worker polling task queue %s on %s", settings.task_queue, settings.temporal_address
+            )
+            await stop.wait()
+
+
+def main() -> int:
+    env = Env()
+    configure_logging(env.string("DANCU_LOG_LEVEL", "INFO"))
+    try:
+        settings = WorkerSettings.from_env(env)
+    except ConfigError as error:
+        print(f"workflows: cannot start: {error}", file=sys.stderr)
+        return 2
+    setup_tracing("dancu-workflows", env)
+    code = 0
+    try:
+        asyncio.run(run(settings))
+    except RuntimeError as error:
+        # The SDK's connection failure (Temporal unreachable) is a RuntimeError naming the
+        # address; it is the operator's first clue, not a stack trace.
+        print(f"workflows: cannot start: {error}", file=sys.stderr)
+        code = 2
+    # The SDK's Rust runtime keeps threads that can abort the interpreter's finalisation
+    # (PyGILState_Release while finalizing, sdk-python issue 300); everything is closed by
+    # now, so the process leaves without it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
