@@ -13,7 +13,7 @@ from dancu.alerts.v1 import alerts_service_pb2 as pb
 
 from services.alerts.api.convert import status_change as read_status_change
 from services.alerts.main import open_alerts
-from services.alerts.use_cases import apply_status_change
+from services.alerts.use_cases import AlertsService, apply_status_change
 from services.kit.auth import Identity, TokenIssuer
 from services.kit.db import create_engine
 from services.kit.server import Server
@@ -25,6 +25,7 @@ from tests.integration.alerts_client import (
     scan_request,
     status_change,
 )
+from tests.integration.conftest import ALERTS_POLL_SECONDS
 from tests.integration.registry_client import SERVICE_CALLER, expect_error, register
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ async def test_a_reconnecting_watcher_misses_nothing_and_sees_nothing_twice(
 async def test_alerts_stored_by_another_replica_reach_watchers_and_its_watchlist_reaches_scans(
     registrar: RegistryServiceAsyncStub,
     alerts_clients: AlertsClients,
+    alerts_service: AlertsService,
     alerts_database_url: str,
     registry_server: Server,
     case_status_server: Server,
@@ -128,7 +130,12 @@ async def test_alerts_stored_by_another_replica_reach_watchers_and_its_watchlist
     [alert] = await take(stream, 1)
     stream.cancel()
     assert (alert.alert_id, alert.citizen_id) == (applied.alerts[0].alert_id, cid)
-    # The session's replica learnt of the flag from the database, within its poll interval.
+    # The session's replica learns of the flag from the database within its staleness bound
+    # (poll interval + one query; a loaded machine may stretch the query).
+    for _ in range(100):
+        if alerts_service.watchlist.get(cid) is not None:
+            break
+        await asyncio.sleep(ALERTS_POLL_SECONDS / 2)
     answer = await alerts_clients.alerts_stub(CHECKPOINT_OPERATOR).Scan(
         scan_request(checkpoint.code, cid)
     )
