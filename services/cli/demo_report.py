@@ -36,6 +36,7 @@ def _sample_resident(database_url: str) -> tuple[str, str] | None:
 class Endpoints:
     registry: str
     case_status: str
+    alerts: str
     # Service name -> its database URL.
     databases: dict[str, str]
 
@@ -45,6 +46,7 @@ def print_welcome(endpoints: Endpoints, tokens: dict[str, Path]) -> None:
     print("\ndancu is up.\n")
     print(f"  registry    (gRPC, plaintext): {endpoints.registry}")
     print(f"  case_status (gRPC, plaintext): {endpoints.case_status}")
+    print(f"  alerts      (gRPC, plaintext): {endpoints.alerts}")
     for service, url in endpoints.databases.items():
         print(f"  {service} database: {url}")
     sample = _sample_resident(endpoints.databases["registry"])
@@ -74,4 +76,32 @@ def print_welcome(endpoints: Endpoints, tokens: dict[str, Path]) -> None:
             f'      -d \'{{"citizen_id": "{citizen_id}"}}\' \\\n'
             f"      {endpoints.case_status} dancu.case_status.v1.CaseStatusService/GetCaseStatus"
         )
+        _print_alerts_examples(endpoints.alerts, citizen_id, tokens)
     print("\n  Ctrl-C stops everything.\n", flush=True)
+
+
+def _print_alerts_examples(address: str, citizen_id: str, tokens: dict[str, Path]) -> None:
+    police = tokens["ward-police-hoan-kiem"]
+    checkpoint = tokens["checkpoint-hoan-kiem"]
+    registration = (
+        '{"request_id": "demo-checkpoint-1", "checkpoint": {"code": "HK-DEMO-1", '
+        '"name": "Chốt Hàng Bài", "ward_code": "00070", '
+        '"operating_agency": "cong-an-phuong-hoan-kiem"}}'
+    )
+    print("\n  alerts: register a checkpoint (ward police), scan a QR code at it (checkpoint):")
+    print(
+        f'    grpcurl -plaintext -H "authorization: Bearer $(cat {police})" \\\n'
+        f"      -d '{registration}' \\\n"
+        f"      {address} dancu.alerts.v1.AlertsService/RegisterCheckpoint"
+    )
+    print(
+        f'    grpcurl -plaintext -H "authorization: Bearer $(cat {checkpoint})" \\\n'
+        f'      -d \'{{"request_id": "scan-1", "checkpoint_code": "HK-DEMO-1", '
+        f'"qr_payload": "DC1:{citizen_id}"}}\' \\\n'
+        f"      {address} dancu.alerts.v1.AlertsService/Scan"
+    )
+    print(
+        f'    grpcurl -plaintext -H "authorization: Bearer $(cat {police})" \\\n'
+        f'      -d \'{{"ward_code": "00070"}}\' \\\n'
+        f"      {address} dancu.alerts.v1.AlertsService/ListAlerts"
+    )

@@ -34,6 +34,14 @@ PERSONAS: dict[str, Identity] = {
         frozenset({"00070"}),
         "epidemic-control",
     ),
+    # Operators of a checkpoint run by the Hoàn Kiếm ward police: they scan, nothing else.
+    "checkpoint-hoan-kiem": Identity(
+        "checkpoint.hoankiem.01",
+        "cong-an-phuong-hoan-kiem",
+        frozenset({"checkpoint"}),
+        frozenset({"00070"}),
+        "epidemic-control",
+    ),
     "civil-status-officer": Identity(
         "officer.civil1",
         "so-tu-phap-ha-noi",

@@ -16,6 +16,7 @@ from services.kit.migrations import MigrationSet
 DEFAULT_DEMO_POPULATION = 20_000
 DEFAULT_REGISTRY_PORT = 50051
 DEFAULT_CASE_STATUS_PORT = 50052
+DEFAULT_ALERTS_PORT = 50053
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -156,7 +157,20 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
             "DANCU_CASE_STATUS_REGISTRY_TOKEN_FILE": str(tokens["service"]),
         },
     )
-    endpoints = Endpoints(registry.address, case_status.address, urls)
+    alerts_port = int(os.environ.get("DANCU_ALERTS_PORT", DEFAULT_ALERTS_PORT))
+    alerts = Child(
+        "alerts",
+        f"127.0.0.1:{alerts_port}",
+        {
+            **public_key,
+            "DANCU_ALERTS_DATABASE_URL": urls["alerts"],
+            "DANCU_ALERTS_PORT": str(alerts_port),
+            "DANCU_ALERTS_REGISTRY_ADDRESS": registry.address,
+            "DANCU_ALERTS_CASE_STATUS_ADDRESS": case_status.address,
+            "DANCU_ALERTS_SERVICE_TOKEN_FILE": str(tokens["service"]),
+        },
+    )
+    endpoints = Endpoints(registry.address, case_status.address, alerts.address, urls)
     return run_until_signalled(
-        [registry, case_status], on_ready=lambda: print_welcome(endpoints, tokens)
+        [registry, case_status, alerts], on_ready=lambda: print_welcome(endpoints, tokens)
     )

@@ -2,7 +2,8 @@
 
 Starts ``dancu start --demo`` as a process with an embedded PostgreSQL in a fresh home,
 follows the printed instructions (reflection listing, health check, GetResident with a
-persona token), then stops it with SIGINT and checks that no process it started survives.
+persona token, a checkpoint scan), then stops it with SIGINT and checks that no process it
+started survives.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -36,12 +38,18 @@ def _free_port() -> int:
 
 class Suite:
     def __init__(
-        self, process: subprocess.Popen[str], home: Path, address: str, case_status: str
+        self,
+        process: subprocess.Popen[str],
+        home: Path,
+        address: str,
+        case_status: str,
+        alerts: str,
     ) -> None:
         self.process = process
         self.home = home
         self.address = address
         self.case_status = case_status
+        self.alerts = alerts
         self.output: list[str] = []
 
     def wait_until_up(self) -> None:
@@ -74,12 +82,13 @@ class Suite:
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     home = tmp_path_factory.mktemp("dancu-home")
-    port, case_status_port = _free_port(), _free_port()
+    port, case_status_port, alerts_port = _free_port(), _free_port(), _free_port()
     env = {
         **os.environ,
         "DANCU_HOME": str(home),
         "DANCU_REGISTRY_PORT": str(port),
         "DANCU_CASE_STATUS_PORT": str(case_status_port),
+        "DANCU_ALERTS_PORT": str(alerts_port),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DANCU_DATABASE_SERVER_URL", None)
@@ -90,7 +99,13 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    running = Suite(process, home, f"127.0.0.1:{port}", f"127.0.0.1:{case_status_port}")
+    running = Suite(
+        process,
+        home,
+        f"127.0.0.1:{port}",
+        f"127.0.0.1:{case_status_port}",
+        f"127.0.0.1:{alerts_port}",
+    )
     try:
         running.wait_until_up()
         yield running
@@ -171,12 +186,81 @@ def test_case_status_records_an_f0_checked_against_the_running_registry(suite: S
     assert len(reply["timeline"]) == 1
 
 
+def test_a_checkpoint_scan_warns_once_the_resident_is_flagged(suite: Suite) -> None:
+    printed = "".join(suite.output)
+    match = re.search(r'"citizen_id": "(\d{12})"', printed)
+    assert match
+    citizen_id = match.group(1)
+    assert "dancu.alerts.v1.AlertsService/Scan" in printed, "the welcome text shows a Scan"
+    police = (suite.home / "tokens" / "ward-police-hoan-kiem.jwt").read_text().strip()
+    operator = (suite.home / "tokens" / "checkpoint-hoan-kiem.jwt").read_text().strip()
+    service = (suite.home / "tokens" / "service.jwt").read_text().strip()
+    checkpoint = {
+        "request_id": "e2e-checkpoint",
+        "checkpoint": {
+            "code": "HK-E2E-1",
+            "name": "Chốt Hàng Bài",
+            "ward_code": "00070",
+            "operating_agency": "cong-an-phuong-hoan-kiem",
+        },
+    }
+    alerts_service = "dancu.alerts.v1.AlertsService"
+    suite.grpcurl(
+        "-d",
+        json.dumps(checkpoint),
+        suite.alerts,
+        f"{alerts_service}/RegisterCheckpoint",
+        token=police,
+    )
+
+    def scan(request_id: str) -> dict[str, Any]:
+        scan = {
+            "request_id": request_id,
+            "checkpoint_code": "HK-E2E-1",
+            "qr_payload": f"DC1:{citizen_id}",
+        }
+        reply: dict[str, Any] = json.loads(
+            suite.grpcurl(
+                "-d", json.dumps(scan), suite.alerts, f"{alerts_service}/Scan", token=operator
+            )
+        )
+        return reply
+
+    before = scan("e2e-scan-1")
+    # The case-status event as the workflows will deliver it.
+    event = {
+        "event_id": f"e2e-event-{citizen_id}",
+        "citizen_id": citizen_id,
+        "classification": "CLASSIFICATION_F0",
+        "effective_time": "2021-09-18T08:00:00+07:00",
+    }
+    suite.grpcurl(
+        "-d", json.dumps(event), suite.alerts, f"{alerts_service}/ApplyStatusChange", token=service
+    )
+    after = scan("e2e-scan-2")
+
+    assert before["verdict"] == "VERDICT_PASS"
+    assert set(after) == {"scan_id", "verdict"}
+    assert after["verdict"] == "VERDICT_WARN"
+    listed = json.loads(
+        suite.grpcurl(
+            "-d",
+            json.dumps({"ward_code": "00070", "kind": "ALERT_KIND_CHECKPOINT_WARNING"}),
+            suite.alerts,
+            f"{alerts_service}/ListAlerts",
+            token=police,
+        )
+    )
+    assert [a["scan_id"] for a in listed["alerts"]] == [after["scan_id"]]
+
+
 def test_sigint_stops_every_process(suite: Suite) -> None:
     parent = psutil.Process(suite.process.pid)
     started = parent.children(recursive=True)
     commands = [" ".join(p.cmdline()) for p in started]
     assert any("services.registry" in c for c in commands)
     assert any("services.case_status" in c for c in commands)
+    assert any("services.alerts" in c for c in commands)
     suite.process.send_signal(signal.SIGINT)
     assert suite.process.wait(60) == 0
     _, alive = psutil.wait_procs(started, timeout=30)

@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from services.alerts.main import build_server as build_alerts_server
+from services.alerts.main import open_alerts
+from services.alerts.migrations import MIGRATIONS as ALERTS_MIGRATIONS
+from services.alerts.use_cases import AlertsService
 from services.case_status.main import build_server as build_case_status_server
 from services.case_status.main import open_case_status
 from services.case_status.migrations import MIGRATIONS as CASE_STATUS_MIGRATIONS
@@ -22,6 +26,7 @@ from services.kit.db import create_engine
 from services.kit.server import Server
 from services.registry.main import build_server, open_registry
 from services.registry.migrations import MIGRATIONS
+from tests.integration.alerts_client import AlertsClients
 from tests.integration.case_status_client import CDC, CaseStatusClients
 from tests.integration.registry_client import (
     CIVIL_OFFICER,
@@ -38,6 +43,7 @@ from tests.support.postgres import DatabaseFactory
 from tests.support.temporal import time_skipping_server
 
 if TYPE_CHECKING:
+    from dancu.alerts.v1.alerts_service_pb2_grpc import AlertsServiceAsyncStub
     from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub
     from dancu.registry.v1.registry_service_pb2_grpc import RegistryServiceAsyncStub
 
@@ -202,3 +208,78 @@ def cdc(case_status_clients: CaseStatusClients) -> CaseStatusServiceAsyncStub:
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     async with time_skipping_server() as env:
         yield env
+
+
+# --- alerts --------------------------------------------------------------------------------
+# The alerts server on its own fresh database, calling the session's registry and case-status
+# servers with a service token. Its watchlist catches up every 50 ms so that tests of other
+# replicas' changes stay quick.
+
+ALERTS_POLL_SECONDS = 0.05
+
+
+@pytest.fixture(scope="session")
+def alerts_database_url(fresh_database_url: DatabaseFactory) -> str:
+    url = fresh_database_url("alerts")
+    ALERTS_MIGRATIONS.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def alerts_service(
+    alerts_database_url: str,
+    registry_server: Server,
+    case_status_server: Server,
+    token_issuer: TokenIssuer,
+) -> AsyncIterator[AlertsService]:
+    engine = create_engine(alerts_database_url, pool_size=5)
+    token = token_issuer.issue(SERVICE_CALLER, ttl_seconds=6 * 3600)
+    try:
+        async with open_alerts(
+            engine,
+            f"127.0.0.1:{registry_server.port}",
+            f"127.0.0.1:{case_status_server.port}",
+            token,
+            watchlist_poll_seconds=ALERTS_POLL_SECONDS,
+        ) as service:
+            yield service
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def alerts_server(alerts_service: AlertsService, signing_key: bytes) -> AsyncIterator[Server]:
+    verifier = TokenVerifier(public_key_pem(signing_key))
+    server = build_alerts_server(alerts_service, verifier, "127.0.0.1:0")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop(1.0)
+
+
+@pytest.fixture(scope="session")
+async def alerts_clients(
+    alerts_server: Server, token_issuer: TokenIssuer
+) -> AsyncIterator[AlertsClients]:
+    clients = AlertsClients(f"127.0.0.1:{alerts_server.port}", token_issuer)
+    try:
+        yield clients
+    finally:
+        await clients.close()
+
+
+@pytest.fixture(scope="session")
+async def alerts_db(alerts_database_url: str) -> AsyncIterator[RegistryDatabase]:
+    """Direct SQL on the alerts database."""
+    database = await RegistryDatabase.connect(alerts_database_url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def delivery(alerts_clients: AlertsClients) -> AlertsServiceAsyncStub:
+    """The caller delivering case-status events (a dancu service, nationwide)."""
+    return alerts_clients.alerts_stub(SERVICE_CALLER)

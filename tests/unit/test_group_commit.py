@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.registry.adapters.audited_reads import GroupCommit
+from services.kit.group_commit import GroupCommit
 
 
 class Refused(Exception):

@@ -2,12 +2,12 @@
 
 Every GetResident reads one resident and must commit one audit row before it answers. One
 transaction per call (BEGIN, SELECT, INSERT, COMMIT) makes the registry's hottest read pay
-four round trips and their overhead for very little work. Instead ``GroupCommit`` gathers the
-calls that arrive while earlier batches are in the database, and ``BatchedResidentReads``
-answers a whole batch with one autocommitted statement that reads the residents each caller
-may see and inserts every call's audit row ("ok" or "not_found"). A single statement is
-atomic: no answer leaves before its audit row is committed, and no audit row records a read
-that did not happen.
+four round trips and their overhead for very little work. Instead ``GroupCommit``
+(``services.kit.group_commit``) gathers the calls that arrive while earlier batches are in the
+database, and ``BatchedResidentReads`` answers a whole batch with one autocommitted statement
+that reads the residents each caller may see and inserts every call's audit row ("ok" or
+"not_found"). A single statement is atomic: no answer leaves before its audit row is
+committed, and no audit row records a read that did not happen.
 
 No call waits for a timer: a call that finds fewer than ``max_in_flight`` batches running is
 sent at once (a batch of one); the others queue and the next batch to leave takes up to
@@ -17,14 +17,11 @@ grow and the database sees a few large statements instead of many small transact
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import datetime as dt
 import json
-from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, cast
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -32,12 +29,10 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.kit.auth import Identity
+from services.kit.group_commit import GroupCommit
 from services.kit.telemetry import current_trace_id
 from services.registry.adapters.repository import resident_from_row
 from services.registry.domain.model import Resident
-
-Item = TypeVar("Item")
-Result = TypeVar("Result")
 
 MAX_BATCH = 256
 # One batch at a time: the calls that arrive meanwhile leave together as soon as it returns.
@@ -46,97 +41,6 @@ MAX_BATCH = 256
 # (0.51-0.54 of the echo ceiling); two in flight let nearly every call leave alone (1.2 per
 # batch) and served 1,300-1,350 calls/s (0.38-0.39).
 MAX_IN_FLIGHT = 1
-
-
-class GroupCommit(Generic[Item, Result]):
-    """Runs ``execute`` on batches of the submitted items, at most ``max_in_flight`` at once.
-
-    ``execute`` gets the items of one batch in arrival order and returns one result per item,
-    in the same order. When it raises, every call of that batch (and only those) gets the
-    exception. A caller cancelled while it waits is left out of its batch if the batch has not
-    left yet; once sent, the batch completes for the others regardless. Batches run in tasks
-    of their own, in an empty context: no caller's trace or identity leaks into them.
-    """
-
-    def __init__(
-        self,
-        execute: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
-        *,
-        max_batch: int = MAX_BATCH,
-        max_in_flight: int = MAX_IN_FLIGHT,
-    ) -> None:
-        if max_batch < 1 or max_in_flight < 1:
-            raise ValueError("max_batch and max_in_flight must be at least 1")
-        self._execute = execute
-        self._max_batch = max_batch
-        self._max_in_flight = max_in_flight
-        self._waiting: deque[tuple[Item, asyncio.Future[Result]]] = deque()
-        # Counted by the runners themselves, synchronously: a finished task leaves a set only
-        # in a later callback, and a call arriving in between would wait for no one.
-        self._runners = 0
-        self._tasks: set[asyncio.Task[None]] = set()  # strong references while they run
-        # Instruments (tests, benchmarks): batches sent to ``execute``, the calls they carried,
-        # the largest batch.
-        self.batches = 0
-        self.calls = 0
-        self.largest_batch = 0
-
-    @property
-    def waiting(self) -> int:
-        """Calls queued for a batch that has not left yet."""
-        return sum(1 for _, future in self._waiting if not future.done())
-
-    @property
-    def in_flight(self) -> int:
-        """Batches being executed (or about to be)."""
-        return self._runners
-
-    async def submit(self, item: Item) -> Result:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Result] = loop.create_future()
-        self._waiting.append((item, future))
-        if self._runners < self._max_in_flight:
-            self._runners += 1
-            task = loop.create_task(self._run(), context=contextvars.Context())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return await future
-
-    async def _run(self) -> None:
-        try:
-            while batch := self._take():
-                await self._run_batch(batch)
-        finally:
-            self._runners -= 1
-
-    def _take(self) -> list[tuple[Item, asyncio.Future[Result]]]:
-        batch: list[tuple[Item, asyncio.Future[Result]]] = []
-        while self._waiting and len(batch) < self._max_batch:
-            item, future = self._waiting.popleft()
-            if not future.done():  # else its caller was cancelled before it was sent
-                batch.append((item, future))
-        return batch
-
-    async def _run_batch(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
-        self.batches += 1
-        self.calls += len(batch)
-        self.largest_batch = max(self.largest_batch, len(batch))
-        try:
-            results = await self._execute([item for item, _ in batch])
-            if len(results) != len(batch):
-                raise RuntimeError(f"{len(results)} results for a batch of {len(batch)}")
-        except Exception as error:
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
-            return
-        except BaseException:  # cancelled (shutdown): so are the calls it carried
-            for _, future in batch:
-                future.cancel()
-            raise
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
 
 
 @dataclass(frozen=True)

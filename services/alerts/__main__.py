@@ -1,0 +1,5 @@
+import sys
+
+from services.alerts.main import main
+
+sys.exit(main())

@@ -1,0 +1,262 @@
+"""Scans recorded durably, many per statement: a scan is answered only once its row (and, for
+a WARN, its alerts and, always, its audit row) is committed.
+
+``GroupCommit`` (services.kit.group_commit) gathers the scans that arrive while a batch is in
+the database; each batch is one statement. A batch of PASS scans is that statement alone, in
+autocommit. A batch with a WARN runs it in a transaction that first takes the feeds' lock
+(adapters.repository): its alerts take cursors of the wards' feeds, which must become visible
+in cursor order.
+
+The statement inserts the scans (a request id seen before inserts nothing: the stored scan is
+returned instead), every new WARN's alerts (one per ward), and one audit row per scan. It is
+sent through psycopg directly, on a connection kept checked out of the engine's pool between
+batches, as the registry's audited reads are (per call, SQLAlchemy's execution cost more than
+the database's work).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import psycopg
+from psycopg.pq import TransactionStatus
+from psycopg.rows import namedtuple_row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from services.alerts.adapters.repository import FEED_LOCK_SQL
+from services.alerts.domain.model import AlertKind, AlertState, Verdict
+from services.alerts.ports import RecordedScan, ScanRecord
+from services.kit.group_commit import GroupCommit
+
+MAX_BATCH = 256
+# One batch at a time: the scans that arrive meanwhile leave together as soon as it returns.
+MAX_IN_FLIGHT = 1
+
+STATEMENT = """
+WITH input AS (
+    SELECT *
+    FROM jsonb_to_recordset(%(scans)s::jsonb) AS s(
+        ordinal integer, scan_id uuid, request_id text, agency text, subject text,
+        roles text[], purpose text, trace_id text, checkpoint_code text, citizen_id text,
+        scanned_at timestamptz, verdict smallint, level smallint, event_id text, wards jsonb
+    )
+),
+inserted AS (
+    INSERT INTO scans (
+        scan_id, agency, request_id, checkpoint_code, citizen_id, scanned_at, verdict, level,
+        event_id
+    )
+    SELECT scan_id, agency, request_id, checkpoint_code, citizen_id, scanned_at, verdict,
+           level, event_id
+    FROM input
+    ORDER BY ordinal
+    ON CONFLICT (agency, request_id) DO NOTHING
+    RETURNING scan_id
+),
+alerted AS (
+    INSERT INTO alerts (
+        alert_id, cursor, source_id, ward_code, ward_role, kind, citizen_id, classification,
+        event_id, checkpoint_code, scan_id, occurred_at, state
+    )
+    SELECT gen_random_uuid(), nextval('alerts_cursor_seq'), i.scan_id::text, w.ward_code,
+           w.role, %(kind)s, i.citizen_id, i.level, i.event_id, i.checkpoint_code,
+           i.scan_id::text, i.scanned_at, %(open)s
+    FROM input AS i
+    JOIN inserted USING (scan_id)
+    CROSS JOIN LATERAL jsonb_to_recordset(i.wards) AS w(ward_code text, role smallint)
+    ORDER BY i.ordinal, w.role
+    ON CONFLICT ON CONSTRAINT alerts_once_per_ward DO NOTHING
+),
+audited AS (
+    INSERT INTO audit_log (
+        subject, agency, roles, purpose, action, resource_type, resource_ids, outcome,
+        request_id, trace_id
+    )
+    SELECT i.subject, i.agency, i.roles, i.purpose, 'Scan', 'resident', ARRAY[i.citizen_id],
+           CASE WHEN inserted.scan_id IS NULL THEN 'replayed' ELSE 'ok' END,
+           i.request_id, i.trace_id
+    FROM input AS i
+    LEFT JOIN inserted USING (scan_id)
+    ORDER BY i.ordinal
+)
+SELECT i.ordinal, inserted.scan_id IS NOT NULL AS new,
+       earlier.scan_id::text AS earlier_scan_id, earlier.verdict AS earlier_verdict,
+       earlier.level AS earlier_level, earlier.checkpoint_code AS earlier_checkpoint,
+       earlier.citizen_id AS earlier_citizen
+FROM input AS i
+LEFT JOIN inserted USING (scan_id)
+LEFT JOIN scans AS earlier ON earlier.agency = i.agency AND earlier.request_id = i.request_id
+"""
+
+
+def parameters(batch: Sequence[ScanRecord]) -> dict[str, Any]:
+    """The statement's parameters for ``batch``: ordinals from 1, in call order."""
+    rows = []
+    for ordinal, scan in enumerate(batch, start=1):
+        decision = scan.decision
+        rows.append(
+            {
+                "ordinal": ordinal,
+                "scan_id": scan.scan_id,
+                "request_id": scan.request_id,
+                "agency": scan.identity.agency,
+                "subject": scan.identity.subject,
+                "roles": sorted(scan.identity.roles),
+                "purpose": scan.identity.purpose,
+                "trace_id": scan.trace_id,
+                "checkpoint_code": scan.checkpoint.code,
+                "citizen_id": scan.citizen_id,
+                "scanned_at": scan.scanned_at.isoformat(),
+                "verdict": int(decision.verdict),
+                "level": int(scan.level) if scan.level is not None else None,
+                "event_id": decision.event_id,
+                "wards": [
+                    {"ward_code": w.ward_code, "role": int(w.role)} for w in decision.alert_wards
+                ],
+            }
+        )
+    return {
+        "scans": json.dumps(rows),
+        "kind": int(AlertKind.CHECKPOINT_WARNING),
+        "open": int(AlertState.OPEN),
+    }
+
+
+def answers(batch: Sequence[ScanRecord], rows: Sequence[Any]) -> list[RecordedScan]:
+    """One answer per scan, in call order. Two scans of one batch with the same request id:
+    the first is stored, the second gets the first's answer."""
+    by_ordinal = {row.ordinal: row for row in rows}
+    first_of: dict[tuple[str, str], ScanRecord] = {}
+    result = []
+    for ordinal, scan in enumerate(batch, start=1):
+        row = by_ordinal[ordinal]
+        key = (scan.identity.agency, scan.request_id)
+        if row.earlier_scan_id is not None:
+            same = (row.earlier_checkpoint, row.earlier_citizen) == (
+                scan.checkpoint.code,
+                scan.citizen_id,
+            )
+            result.append(
+                RecordedScan(
+                    row.earlier_scan_id,
+                    row.earlier_verdict,
+                    row.earlier_level,
+                    replayed=True,
+                    conflict=not same,
+                )
+            )
+        elif row.new:
+            first_of.setdefault(key, scan)
+            result.append(_fresh(scan, replayed=False))
+        else:
+            first = first_of[key]
+            same = (first.checkpoint.code, first.citizen_id) == (
+                scan.checkpoint.code,
+                scan.citizen_id,
+            )
+            result.append(
+                RecordedScan(
+                    first.scan_id,
+                    int(first.decision.verdict),
+                    _level(first),
+                    replayed=True,
+                    conflict=not same,
+                )
+            )
+    return result
+
+
+def _level(scan: ScanRecord) -> int | None:
+    return int(scan.level) if scan.level is not None else None
+
+
+def _fresh(scan: ScanRecord, *, replayed: bool) -> RecordedScan:
+    return RecordedScan(scan.scan_id, int(scan.decision.verdict), _level(scan), replayed)
+
+
+class BatchedScanRecorder:
+    """``ScanRecorder`` over PostgreSQL, group-committed (see the module docstring).
+
+    ``aclose()`` gives the held connection back to the pool and must run before
+    ``engine.dispose()``.
+    """
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_batch: int = MAX_BATCH,
+        max_in_flight: int = MAX_IN_FLIGHT,
+    ) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._idle: list[_Held] = []
+        self._closed = False
+        self.group = GroupCommit(self.execute, max_batch=max_batch, max_in_flight=max_in_flight)
+
+    async def record(self, scan: ScanRecord) -> RecordedScan:
+        return await self.group.submit(scan)
+
+    async def execute(self, batch: Sequence[ScanRecord]) -> list[RecordedScan]:
+        """Records one batch with one statement (in a transaction with the feeds' lock when a
+        scan of it is a WARN); the answers in call order."""
+        held = await self._checkout()
+        reusable = False
+        warns = any(scan.decision.verdict is Verdict.WARN for scan in batch)
+        try:
+            cursor: psycopg.AsyncCursor[Any] = held.driver.cursor(row_factory=namedtuple_row)
+            try:
+                if warns:
+                    async with held.driver.transaction():
+                        await cursor.execute(FEED_LOCK_SQL)
+                        await cursor.execute(STATEMENT, parameters(batch))
+                        rows = await cursor.fetchall()
+                else:
+                    await cursor.execute(STATEMENT, parameters(batch))
+                    rows = await cursor.fetchall()
+            except psycopg.Error:
+                # A statement the server refused leaves the connection idle and usable.
+                reusable = _idle(held.driver)
+                raise
+            reusable = True
+        finally:
+            await self._release(held, reusable)
+        return answers(batch, rows)
+
+    async def _checkout(self) -> _Held:
+        if self._idle:
+            return self._idle.pop()
+        pooled = await self._engine.connect()
+        try:
+            raw = await pooled.get_raw_connection()
+        except BaseException:
+            await pooled.close()
+            raise
+        return _Held(pooled, cast("psycopg.AsyncConnection[Any]", raw.driver_connection))
+
+    async def _release(self, held: _Held, reusable: bool) -> None:
+        if not reusable:
+            await held.pooled.invalidate()
+            await held.pooled.close()
+        elif self._closed:
+            await held.pooled.close()
+        else:
+            self._idle.append(held)
+
+    async def aclose(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for held in idle:
+            await held.pooled.close()
+
+
+@dataclass(frozen=True)
+class _Held:
+    pooled: AsyncConnection
+    driver: psycopg.AsyncConnection[Any]
+
+
+def _idle(driver: psycopg.AsyncConnection[Any]) -> bool:
+    return not driver.broken and driver.info.transaction_status == TransactionStatus.IDLE

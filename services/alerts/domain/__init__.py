@@ -1,0 +1,1 @@
+"""The alerts domain: pure rules, no database, no protobuf, no I/O."""
