@@ -11,6 +11,7 @@ DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
 DEFAULT_NAMESPACE = "default"
 TASK_QUEUE = "dancu"
 DEFAULT_CASE_STATUS_ADDRESS = "127.0.0.1:50052"
+DEFAULT_ALERTS_ADDRESS = "127.0.0.1:50053"
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class WorkerSettings:
     namespace: str
     task_queue: str
     case_status_address: str
+    alerts_address: str
     # The worker's token (role "service") for calling the services.
     token: str
 
@@ -31,5 +33,6 @@ class WorkerSettings:
             case_status_address=env.string(
                 f"{PREFIX}CASE_STATUS_ADDRESS", DEFAULT_CASE_STATUS_ADDRESS
             ),
+            alerts_address=env.string(f"{PREFIX}ALERTS_ADDRESS", DEFAULT_ALERTS_ADDRESS),
             token=env.bytes_from_file_or_value(f"{PREFIX}TOKEN").decode().strip(),
         )

@@ -18,36 +18,51 @@ from services.kit.config import ConfigError, Env
 from services.kit.telemetry import configure_logging, setup_tracing
 from services.kit.temporal import connect
 from workflows.config import WorkerSettings
+from workflows.gateways.alerts import AlertsGateway
 from workflows.gateways.case_status import CaseStatusGateway
 from workflows.isolation.activities import IsolationActivities
 from workflows.isolation.workflow import IsolationFollowUp
+from workflows.propagation.activities import PropagationActivities
+from workflows.propagation.workflow import StatusChangePropagation
 
 logger = logging.getLogger("workflows")
 
-WORKFLOWS = [IsolationFollowUp]
+WORKFLOWS = [StatusChangePropagation, IsolationFollowUp]
 
 
 @dataclass(frozen=True)
 class Gateways:
     case_status: CaseStatusGateway
+    alerts: AlertsGateway
 
 
 @asynccontextmanager
 async def open_gateways(settings: WorkerSettings) -> AsyncIterator[Gateways]:
-    case_status = CaseStatusGateway.connect(settings.case_status_address, lambda: settings.token)
+    def token() -> str:
+        return settings.token
+
+    case_status = CaseStatusGateway.connect(settings.case_status_address, token)
+    alerts = AlertsGateway.connect(settings.alerts_address, token)
     try:
-        yield Gateways(case_status)
+        yield Gateways(case_status, alerts)
     finally:
+        await alerts.close()
         await case_status.close()
 
 
 def build_worker(client: Client, gateways: Gateways, task_queue: str) -> Worker:
     isolation = IsolationActivities(gateways.case_status)
+    propagation = PropagationActivities(gateways.alerts, client, task_queue)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[isolation.complete_isolation],
+        activities=[
+            isolation.complete_isolation,
+            propagation.deliver_to_alerts,
+            propagation.follow_isolation,
+            propagation.stop_isolation,
+        ],
     )
 
 

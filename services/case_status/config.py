@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.kit.config import Env, ServerSettings
+from services.kit.temporal import TemporalSettings
 
 DEFAULT_PORT = 50052
 PREFIX = "DANCU_CASE_STATUS_"
@@ -22,6 +23,8 @@ class CaseStatusSettings:
     registry_address: str
     # This service's own token (role "service") for calling the registry.
     registry_token: str
+    # Where the outbox is relayed to (None: not relayed by this process).
+    temporal: TemporalSettings | None
 
     @staticmethod
     def from_env(env: Env) -> CaseStatusSettings:
@@ -34,4 +37,5 @@ class CaseStatusSettings:
             auth_public_key=env.bytes_from_file_or_value("DANCU_AUTH_PUBLIC_KEY"),
             registry_address=env.string(f"{PREFIX}REGISTRY_ADDRESS", DEFAULT_REGISTRY_ADDRESS),
             registry_token=env.bytes_from_file_or_value(f"{PREFIX}REGISTRY_TOKEN").decode().strip(),
+            temporal=TemporalSettings.from_env(env),
         )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.case_status.adapters.clock import SystemClock
 from services.case_status.adapters.registry_client import GrpcRegistry
+from services.case_status.adapters.tables import outbox
 from services.case_status.adapters.unit_of_work import SqlUnitOfWorkFactory
 from services.case_status.api.errors import ERROR_DOMAIN, ERROR_TABLE
 from services.case_status.api.policy import POLICY
@@ -18,14 +19,18 @@ from services.case_status.api.servicer import CaseStatusServicer
 from services.case_status.config import CaseStatusSettings
 from services.case_status.migrations import MIGRATIONS
 from services.case_status.use_cases import CaseStatusService
+from services.case_status.use_cases.recompute import STATUS_CHANGED
 from services.kit.auth import TokenVerifier
 from services.kit.db import create_engine
+from services.kit.outbox_relay import relaying
 from services.kit.server import Server, serve_until_signalled
 from services.kit.startup import run_service
 from services.kit.wards import OfficialWards
 
 logger = logging.getLogger("services.case_status")
 
+# Each status change starts the worker's propagation workflow (workflows/propagation).
+RELAYED = {STATUS_CHANGED: "StatusChangePropagation"}
 SERVICE_NAME = case_status_service_pb2.DESCRIPTOR.services_by_name["CaseStatusService"].full_name
 
 
@@ -72,9 +77,10 @@ async def run(settings: CaseStatusSettings, verifier: TokenVerifier) -> None:
         ) as service:
             server = build_server(service, verifier, settings.server.address)
             logger.info("case status listening on %s", settings.server.address)
-            await serve_until_signalled(
-                server, settings.server.grace_seconds, settings.server.drain_delay_seconds
-            )
+            async with relaying(engine, outbox, settings.temporal, RELAYED):
+                await serve_until_signalled(
+                    server, settings.server.grace_seconds, settings.server.drain_delay_seconds
+                )
     finally:
         await engine.dispose()
 

@@ -18,7 +18,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,10 +29,13 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from services.kit.temporal import TemporalSettings, connect
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 200
 DEFAULT_IDLE_SECONDS = 0.2
+CONNECT_RETRY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -129,3 +133,44 @@ class OutboxRelay:
             if taken < self._batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._idle_seconds)
+
+
+@asynccontextmanager
+async def relaying(
+    engine: AsyncEngine,
+    outbox: Table,
+    temporal: TemporalSettings | None,
+    workflows: Mapping[str, str],
+) -> AsyncIterator[None]:
+    """Relays ``outbox`` in the background while the block runs (``workflows``: event type ->
+    workflow type, on the worker's task queue). Without Temporal settings nothing is relayed;
+    while Temporal cannot be reached the relay keeps trying, and the service serves anyway."""
+    if temporal is None:
+        yield
+        return
+    routes = {kind: Route(name, temporal.task_queue) for kind, name in workflows.items()}
+    stop = asyncio.Event()
+    task = asyncio.create_task(_relay_until(stop, engine, outbox, temporal, routes))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+async def _relay_until(
+    stop: asyncio.Event,
+    engine: AsyncEngine,
+    outbox: Table,
+    temporal: TemporalSettings,
+    routes: Mapping[str, Route],
+) -> None:
+    while not stop.is_set():
+        try:
+            client = await connect(temporal.address, temporal.namespace)
+        except RuntimeError:
+            logger.warning("outbox relay: Temporal at %s unreachable; retrying", temporal.address)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), CONNECT_RETRY_SECONDS)
+            continue
+        await OutboxRelay(engine, outbox, client, routes).run(stop)

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
+
+from services.kit.config import Env
+
+DEFAULT_NAMESPACE = "default"
+# The one task queue of the dancu worker.
+DEFAULT_TASK_QUEUE = "dancu"
 
 
 def _binary(name: str) -> str:
@@ -33,6 +40,29 @@ def test_server_path() -> str:
     return _binary("temporal-test-server")
 
 
-async def connect(address: str, namespace: str = "default") -> Client:
+async def connect(address: str, namespace: str = DEFAULT_NAMESPACE) -> Client:
     """A client whose workflow starts, signals and updates carry the caller's trace."""
     return await Client.connect(address, namespace=namespace, interceptors=[TracingInterceptor()])
+
+
+@dataclass(frozen=True)
+class TemporalSettings:
+    """Where the workflows run: the Temporal frontend, its namespace and the worker's task
+    queue (``DANCU_TEMPORAL_*``; the same variables for the worker and every service)."""
+
+    address: str
+    namespace: str
+    task_queue: str
+
+    @staticmethod
+    def from_env(env: Env) -> TemporalSettings | None:
+        """None when ``DANCU_TEMPORAL_ADDRESS`` is not set: the service then keeps its outbox
+        rows for a later relay instead of starting workflows."""
+        address = env.optional("DANCU_TEMPORAL_ADDRESS")
+        if not address:
+            return None
+        return TemporalSettings(
+            address=address,
+            namespace=env.string("DANCU_TEMPORAL_NAMESPACE", DEFAULT_NAMESPACE),
+            task_queue=env.string("DANCU_TEMPORAL_TASK_QUEUE", DEFAULT_TASK_QUEUE),
+        )

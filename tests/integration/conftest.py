@@ -204,8 +204,10 @@ def cdc(case_status_clients: CaseStatusClients) -> CaseStatusServiceAsyncStub:
     return case_status_clients.case_stub(CDC)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """A test server of its own per test: skipping time is global to a server, and a test
+    that follows real case-status dates needs a clock no earlier test has moved."""
     async with time_skipping_server() as env:
         yield env
 

@@ -1,0 +1,63 @@
+"""The status-change propagation workflow: alerts first (the watchlist is what checkpoints
+read), then the isolation follow-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.isolation.models import IsolationPeriod
+    from workflows.propagation.models import WORKFLOW, Delivered, OutboxEvent, Propagated
+    from workflows.retries import NON_RETRYABLE
+
+CALL_TIMEOUT = dt.timedelta(seconds=30)
+RETRY = RetryPolicy(
+    initial_interval=dt.timedelta(milliseconds=200),
+    maximum_interval=dt.timedelta(seconds=30),
+    non_retryable_error_types=list(NON_RETRYABLE),
+)
+
+
+@workflow.defn(name=WORKFLOW)
+class StatusChangePropagation:
+    @workflow.run
+    async def run(self, event: OutboxEvent) -> Propagated:
+        payload = event.payload
+        citizen_id = str(payload["citizen_id"])
+        delivered = await workflow.execute_activity(
+            "deliver_to_alerts",
+            event,
+            start_to_close_timeout=CALL_TIMEOUT,
+            retry_policy=RETRY,
+            result_type=Delivered,
+        )
+        isolation = ""
+        # A cleared level or an ended episode may still carry the last isolation end date:
+        # it ends the follow-up rather than scheduling one.
+        if payload.get("outcome") or payload.get("classification") in (None, "CLEARED"):
+            isolation = "STOPPED"
+            await workflow.execute_activity(
+                "stop_isolation",
+                citizen_id,
+                start_to_close_timeout=CALL_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        elif payload.get("isolation_end"):
+            isolation = "FOLLOWING"
+            await workflow.execute_activity(
+                "follow_isolation",
+                IsolationPeriod(citizen_id, str(payload["isolation_end"]), event.event_id),
+                start_to_close_timeout=CALL_TIMEOUT,
+                retry_policy=RETRY,
+            )
+        return Propagated(
+            event.event_id,
+            citizen_id,
+            delivered.wards,
+            delivered.already_applied,
+            delivered.lag_seconds,
+            isolation,
+        )
