@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.kit.config import Env
+from services.kit.temporal import DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE
 
 PREFIX = "DANCU_WORKFLOWS_"
 DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
-DEFAULT_NAMESPACE = "default"
-TASK_QUEUE = "dancu"
 DEFAULT_CASE_STATUS_ADDRESS = "127.0.0.1:50052"
 DEFAULT_ALERTS_ADDRESS = "127.0.0.1:50053"
 
@@ -29,7 +28,7 @@ class WorkerSettings:
         return WorkerSettings(
             temporal_address=env.string("DANCU_TEMPORAL_ADDRESS", DEFAULT_TEMPORAL_ADDRESS),
             namespace=env.string("DANCU_TEMPORAL_NAMESPACE", DEFAULT_NAMESPACE),
-            task_queue=env.string(f"{PREFIX}TASK_QUEUE", TASK_QUEUE),
+            task_queue=env.string("DANCU_TEMPORAL_TASK_QUEUE", DEFAULT_TASK_QUEUE),
             case_status_address=env.string(
                 f"{PREFIX}CASE_STATUS_ADDRESS", DEFAULT_CASE_STATUS_ADDRESS
             ),
