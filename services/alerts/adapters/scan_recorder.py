@@ -1,5 +1,5 @@
 """Scans recorded durably, many per statement: a scan is answered only once its row (and, for
-a WARN, its alerts and, always, its audit row) is committed.
+a WARN, its alerts) is committed.
 
 ``GroupCommit`` (services.kit.group_commit) gathers the scans that arrive while a batch is in
 the database; each batch is one statement. A batch of PASS scans is that statement alone, in
@@ -8,7 +8,9 @@ autocommit. A batch with a WARN runs it in a transaction that first takes the fe
 in cursor order.
 
 The statement inserts the scans (a request id seen before inserts nothing: the stored scan is
-returned instead), every new WARN's alerts (one per ward), and one audit row per scan. It is
+returned instead) and every new WARN's alerts (one per ward). A scan row is its own audit
+record: it names who scanned whom, for which agency and purpose, when, with which request and
+trace, and the table refuses updates and deletes like the audit log (ADR 0011). It is
 sent through psycopg directly, on a connection kept checked out of the engine's pool between
 batches, as the registry's audited reads are (per call, SQLAlchemy's execution cost more than
 the database's work).
@@ -47,10 +49,10 @@ WITH input AS (
 inserted AS (
     INSERT INTO scans (
         scan_id, agency, request_id, checkpoint_code, citizen_id, scanned_at, verdict, level,
-        event_id
+        event_id, subject, roles, purpose, trace_id
     )
     SELECT scan_id, agency, request_id, checkpoint_code, citizen_id, scanned_at, verdict,
-           level, event_id
+           level, event_id, subject, roles, purpose, trace_id
     FROM input
     ORDER BY ordinal
     ON CONFLICT (agency, request_id) DO NOTHING
@@ -69,18 +71,6 @@ alerted AS (
     CROSS JOIN LATERAL jsonb_to_recordset(i.wards) AS w(ward_code text, role smallint)
     ORDER BY i.ordinal, w.role
     ON CONFLICT ON CONSTRAINT alerts_once_per_ward DO NOTHING
-),
-audited AS (
-    INSERT INTO audit_log (
-        subject, agency, roles, purpose, action, resource_type, resource_ids, outcome,
-        request_id, trace_id
-    )
-    SELECT i.subject, i.agency, i.roles, i.purpose, 'Scan', 'resident', ARRAY[i.citizen_id],
-           CASE WHEN inserted.scan_id IS NULL THEN 'replayed' ELSE 'ok' END,
-           i.request_id, i.trace_id
-    FROM input AS i
-    LEFT JOIN inserted USING (scan_id)
-    ORDER BY i.ordinal
 )
 SELECT i.ordinal, inserted.scan_id IS NOT NULL AS new,
        earlier.scan_id::text AS earlier_scan_id, earlier.verdict AS earlier_verdict,
