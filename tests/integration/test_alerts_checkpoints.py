@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import grpc
@@ -19,10 +20,12 @@ from tests.integration.alerts_client import (
     TAY_HO_POLICE,
     AlertsClients,
     new_checkpoint_code,
+    now,
     register_checkpoint,
     resident_with_temporary_stay,
     scan_request,
     status_change,
+    timestamp,
 )
 from tests.integration.registry_client import (
     CUA_NAM,
@@ -219,6 +222,11 @@ async def test_bad_scans_name_the_field_and_never_echo_the_payload(
         grpc.StatusCode.INVALID_ARGUMENT,
     )
 
+    future = scan_request(checkpoint.code, new_citizen_id())
+    future.scan_time.CopyFrom(timestamp(now() + dt.timedelta(hours=1)))
+    ahead = await expect_error(operator.Scan(future), grpc.StatusCode.INVALID_ARGUMENT)
+
+    assert ahead.violations == (("scan_time", "TIME_IN_FUTURE"),)
     assert wrong_format.violations == (("qr_payload", "QR_FORMAT_UNKNOWN"),)
     assert "001085000001" not in wrong_format.text
     assert bad_id.violations == (("citizen_id", "CITIZEN_ID_MALFORMED"),)
