@@ -12,6 +12,7 @@ import pytest
 from dancu.alerts.v1 import alert_pb2 as apb
 from dancu.alerts.v1 import alerts_service_pb2 as pb
 
+from services.alerts.adapters.repository import FEED_LOCK
 from tests.integration.alerts_client import (
     CHECKPOINT_OPERATOR,
     CUA_NAM_POLICE,
@@ -277,3 +278,33 @@ async def test_only_checkpoint_operators_scan_and_police_register_in_their_wards
     assert taken.reason == "CHECKPOINT_EXISTS"
     assert checkpoint.ward_code == HOAN_KIEM
     assert checkpoint.HasField("create_time")
+
+
+async def test_a_warn_waits_for_the_feeds_lock_and_a_pass_does_not(
+    delivery: AlertsServiceAsyncStub,
+    registrar: RegistryServiceAsyncStub,
+    alerts_clients: AlertsClients,
+    alerts_database_url: str,
+) -> None:
+    """A WARN's alerts take cursors of the wards' feeds only under the feeds' lock, which
+    keeps WatchAlerts from skipping a cursor committed late."""
+    operator = alerts_clients.alerts_stub(CHECKPOINT_OPERATOR)
+    checkpoint = await register_checkpoint(alerts_clients.alerts_stub(HOAN_KIEM_POLICE))
+    flagged = (await register(registrar)).citizen_id
+    await delivery.ApplyStatusChange(status_change(flagged))
+
+    holder = await psycopg.AsyncConnection.connect(alerts_database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
+            passed = await asyncio.wait_for(
+                operator.Scan(scan_request(checkpoint.code, new_citizen_id())), 5
+            )
+            warning = asyncio.ensure_future(operator.Scan(scan_request(checkpoint.code, flagged)))
+            await asyncio.sleep(0.3)
+            assert not warning.done()  # held back by the lock this test holds
+    finally:
+        await holder.close()
+
+    assert passed.verdict == apb.VERDICT_PASS
+    assert (await asyncio.wait_for(warning, 5)).verdict == apb.VERDICT_WARN

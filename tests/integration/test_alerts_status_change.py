@@ -7,9 +7,11 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 import grpc
+import psycopg
 from dancu.alerts.v1 import alert_pb2 as apb
 from dancu.alerts.v1 import alerts_service_pb2 as pb
 
+from services.alerts.adapters.repository import FEED_LOCK
 from tests.integration.alerts_client import (
     CHECKPOINT_OPERATOR,
     CUA_NAM_POLICE,
@@ -188,3 +190,22 @@ async def test_an_event_without_its_time_is_refused(delivery: AlertsServiceAsync
     error = await expect_error(delivery.ApplyStatusChange(event), grpc.StatusCode.INVALID_ARGUMENT)
 
     assert error.violations == (("effective_time", "TIME_REQUIRED"),)
+
+
+async def test_applying_a_change_waits_for_the_feeds_lock(
+    delivery: AlertsServiceAsyncStub, registrar: RegistryServiceAsyncStub, alerts_database_url: str
+) -> None:
+    """Watchlist numbers and alert cursors are taken under the feeds' lock only."""
+    cid = (await register(registrar)).citizen_id
+
+    holder = await psycopg.AsyncConnection.connect(alerts_database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
+            applying = asyncio.ensure_future(delivery.ApplyStatusChange(status_change(cid)))
+            await asyncio.sleep(0.3)
+            assert not applying.done()  # held back by the lock this test holds
+    finally:
+        await holder.close()
+
+    assert len((await asyncio.wait_for(applying, 5)).alerts) == 1

@@ -2,10 +2,9 @@
 a WARN, its alerts) is committed.
 
 ``GroupCommit`` (services.kit.group_commit) gathers the scans that arrive while a batch is in
-the database; each batch is one statement. A batch of PASS scans is that statement alone, in
-autocommit. A batch with a WARN runs it in a transaction that first takes the feeds' lock
-(adapters.repository): its alerts take cursors of the wards' feeds, which must become visible
-in cursor order.
+the database; each batch is one autocommitted statement: one round trip, no BEGIN or COMMIT.
+A batch with a WARN takes the feeds' lock (adapters.repository) inside that statement, before
+its alerts take cursors of the wards' feeds, which must become visible in cursor order.
 
 The statement inserts the scans (a request id seen before inserts nothing: the stored scan is
 returned instead) and every new WARN's alerts (one per ward). A scan row is its own audit
@@ -28,8 +27,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.alerts.adapters.repository import FEED_LOCK_SQL
-from services.alerts.domain.model import AlertKind, AlertState, Verdict
+from services.alerts.adapters.repository import FEED_LOCK
+from services.alerts.domain.model import AlertKind, AlertState
 from services.alerts.ports import RecordedScan, ScanRecord
 from services.kit.group_commit import GroupCommit
 
@@ -58,6 +57,13 @@ inserted AS (
     ON CONFLICT (agency, request_id) DO NOTHING
     RETURNING scan_id
 ),
+-- The feeds' lock, taken only by a batch with a WARN (a PASS-only batch gets no row here, and
+-- has no alert to number). Every alert row below is joined with this row, so no cursor is
+-- taken before the lock is held; the lock is released when the statement commits.
+feeds_lock AS (
+    SELECT pg_advisory_xact_lock(%(lock)s) AS held
+    WHERE EXISTS (SELECT FROM input WHERE jsonb_array_length(wards) > 0)
+),
 alerted AS (
     INSERT INTO alerts (
         alert_id, cursor, source_id, ward_code, ward_role, kind, citizen_id, classification,
@@ -66,7 +72,8 @@ alerted AS (
     SELECT gen_random_uuid(), nextval('alerts_cursor_seq'), i.scan_id::text, w.ward_code,
            w.role, %(kind)s, i.citizen_id, i.level, i.event_id, i.checkpoint_code,
            i.scan_id::text, i.scanned_at, %(open)s
-    FROM input AS i
+    FROM feeds_lock
+    CROSS JOIN input AS i
     JOIN inserted USING (scan_id)
     CROSS JOIN LATERAL jsonb_to_recordset(i.wards) AS w(ward_code text, role smallint)
     ORDER BY i.ordinal, w.role
@@ -109,6 +116,7 @@ def parameters(batch: Sequence[ScanRecord]) -> dict[str, Any]:
             }
         )
     return {
+        "lock": FEED_LOCK,
         "scans": json.dumps(rows),
         "kind": int(AlertKind.CHECKPOINT_WARNING),
         "open": int(AlertState.OPEN),
@@ -190,22 +198,14 @@ class BatchedScanRecorder:
         return await self.group.submit(scan)
 
     async def execute(self, batch: Sequence[ScanRecord]) -> list[RecordedScan]:
-        """Records one batch with one statement (in a transaction with the feeds' lock when a
-        scan of it is a WARN); the answers in call order."""
+        """Records one batch with one autocommitted statement; the answers in call order."""
         held = await self._checkout()
         reusable = False
-        warns = any(scan.decision.verdict is Verdict.WARN for scan in batch)
         try:
             cursor: psycopg.AsyncCursor[Any] = held.driver.cursor(row_factory=namedtuple_row)
             try:
-                if warns:
-                    async with held.driver.transaction():
-                        await cursor.execute(FEED_LOCK_SQL)
-                        await cursor.execute(STATEMENT, parameters(batch))
-                        rows = await cursor.fetchall()
-                else:
-                    await cursor.execute(STATEMENT, parameters(batch))
-                    rows = await cursor.fetchall()
+                await cursor.execute(STATEMENT, parameters(batch))
+                rows = await cursor.fetchall()
             except psycopg.Error:
                 # A statement the server refused leaves the connection idle and usable.
                 reusable = _idle(held.driver)
