@@ -12,6 +12,7 @@ from dancu.alerts.v1 import alert_pb2 as apb
 from dancu.alerts.v1 import alerts_service_pb2 as pb
 
 from services.alerts.adapters.repository import FEED_LOCK
+from services.kit.auth import Identity
 from tests.integration.alerts_client import (
     CHECKPOINT_OPERATOR,
     CUA_NAM_POLICE,
@@ -31,6 +32,7 @@ from tests.integration.registry_client import (
     RegistryDatabase,
     expect_error,
     new_citizen_id,
+    new_request_id,
     register,
 )
 
@@ -209,3 +211,50 @@ async def test_applying_a_change_waits_for_the_feeds_lock(
         await holder.close()
 
     assert len((await asyncio.wait_for(applying, 5)).alerts) == 1
+
+
+async def test_list_alerts_pages_newest_first_and_filters(
+    delivery: AlertsServiceAsyncStub,
+    registrar: RegistryServiceAsyncStub,
+    alerts_clients: AlertsClients,
+) -> None:
+    ward = "00235"  # Phường Đống Đa: no other test alerts it
+    police = alerts_clients.alerts_stub(
+        Identity("police-dd-01", "cong-an-dong-da", frozenset({"ward_police"}), frozenset({ward}))
+    )
+    residents = [(await register(registrar, ward=ward)).citizen_id for _ in range(5)]
+    for cid in residents:
+        await delivery.ApplyStatusChange(status_change(cid))
+    [first_alert] = (
+        await police.ListAlerts(pb.ListAlertsRequest(ward_code=ward, page_size=1))
+    ).alerts
+    await police.AcknowledgeAlert(
+        pb.AcknowledgeAlertRequest(request_id=new_request_id(), alert_id=first_alert.alert_id)
+    )
+
+    pages: list[list[str]] = []
+    tokens: list[str] = []
+    token = ""
+    while True:
+        page = await police.ListAlerts(
+            pb.ListAlertsRequest(ward_code=ward, page_size=2, page_token=token)
+        )
+        pages.append([a.citizen_id for a in page.alerts])
+        token = page.next_page_token
+        if not token:
+            break
+        tokens.append(token)
+    still_open = await police.ListAlerts(
+        pb.ListAlertsRequest(ward_code=ward, state=apb.ALERT_STATE_OPEN)
+    )
+    # A token continues the query it came from, not one with other filters.
+    mixed = await expect_error(
+        police.ListAlerts(
+            pb.ListAlertsRequest(ward_code=ward, state=apb.ALERT_STATE_OPEN, page_token=tokens[0])
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+
+    assert pages == [residents[::-1][0:2], residents[::-1][2:4], residents[::-1][4:]]
+    assert [a.citizen_id for a in still_open.alerts] == residents[::-1][1:]
+    assert mixed.violations == (("page_token", "PAGE_TOKEN_MISMATCH"),)
