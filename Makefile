@@ -42,6 +42,7 @@ buf-lint: install
 
 bench: install
 	$(RUN) python -m bench.get_resident
+	$(RUN) python -m bench.scan
 	$(RUN) python -m bench.copy_load
 	$(RUN) python -m bench.explain_queries
 	$(RUN) python -m bench.import_list

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import grpc
+import psycopg
+import pytest
 from dancu.alerts.v1 import alert_pb2 as apb
 from dancu.alerts.v1 import alerts_service_pb2 as pb
 
+from services.alerts.adapters.repository import FEED_LOCK
 from tests.integration.alerts_client import (
     CHECKPOINT_OPERATOR,
     CUA_NAM_POLICE,
@@ -17,10 +21,12 @@ from tests.integration.alerts_client import (
     TAY_HO_POLICE,
     AlertsClients,
     new_checkpoint_code,
+    now,
     register_checkpoint,
     resident_with_temporary_stay,
     scan_request,
     status_change,
+    timestamp,
 )
 from tests.integration.registry_client import (
     CUA_NAM,
@@ -152,8 +158,19 @@ async def test_a_retried_scan_is_answered_alike_and_recorded_once(
         grpc.StatusCode.ALREADY_EXISTS,
     )
     assert reused.reason == "REQUEST_ID_REUSED"
-    outcomes = [row["outcome"] for row in await alerts_db.audit("Scan", cid)]
-    assert sorted(outcomes) == ["ok"] + ["replayed"] * 4
+    # The scan row is the scan's audit record, and as append-only as the audit log.
+    [record] = await alerts_db.rows(
+        "SELECT subject, agency, roles, purpose, request_id FROM scans WHERE citizen_id = %s", cid
+    )
+    assert record == {
+        "subject": CHECKPOINT_OPERATOR.subject,
+        "agency": CHECKPOINT_OPERATOR.agency,
+        "roles": ["checkpoint"],
+        "purpose": CHECKPOINT_OPERATOR.purpose,
+        "request_id": request.request_id,
+    }
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        await alerts_db.rows("DELETE FROM scans WHERE citizen_id = %s RETURNING 1", cid)
 
 
 async def test_an_unknown_checkpoint_or_another_agency_s_is_not_found(
@@ -206,6 +223,11 @@ async def test_bad_scans_name_the_field_and_never_echo_the_payload(
         grpc.StatusCode.INVALID_ARGUMENT,
     )
 
+    future = scan_request(checkpoint.code, new_citizen_id())
+    future.scan_time.CopyFrom(timestamp(now() + dt.timedelta(hours=1)))
+    ahead = await expect_error(operator.Scan(future), grpc.StatusCode.INVALID_ARGUMENT)
+
+    assert ahead.violations == (("scan_time", "TIME_IN_FUTURE"),)
     assert wrong_format.violations == (("qr_payload", "QR_FORMAT_UNKNOWN"),)
     assert "001085000001" not in wrong_format.text
     assert bad_id.violations == (("citizen_id", "CITIZEN_ID_MALFORMED"),)
@@ -256,3 +278,33 @@ async def test_only_checkpoint_operators_scan_and_police_register_in_their_wards
     assert taken.reason == "CHECKPOINT_EXISTS"
     assert checkpoint.ward_code == HOAN_KIEM
     assert checkpoint.HasField("create_time")
+
+
+async def test_a_warn_waits_for_the_feeds_lock_and_a_pass_does_not(
+    delivery: AlertsServiceAsyncStub,
+    registrar: RegistryServiceAsyncStub,
+    alerts_clients: AlertsClients,
+    alerts_database_url: str,
+) -> None:
+    """A WARN's alerts take cursors of the wards' feeds only under the feeds' lock, which
+    keeps WatchAlerts from skipping a cursor committed late."""
+    operator = alerts_clients.alerts_stub(CHECKPOINT_OPERATOR)
+    checkpoint = await register_checkpoint(alerts_clients.alerts_stub(HOAN_KIEM_POLICE))
+    flagged = (await register(registrar)).citizen_id
+    await delivery.ApplyStatusChange(status_change(flagged))
+
+    holder = await psycopg.AsyncConnection.connect(alerts_database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
+            passed = await asyncio.wait_for(
+                operator.Scan(scan_request(checkpoint.code, new_citizen_id())), 5
+            )
+            warning = asyncio.ensure_future(operator.Scan(scan_request(checkpoint.code, flagged)))
+            await asyncio.sleep(0.3)
+            assert not warning.done()  # held back by the lock this test holds
+    finally:
+        await holder.close()
+
+    assert passed.verdict == apb.VERDICT_PASS
+    assert (await asyncio.wait_for(warning, 5)).verdict == apb.VERDICT_WARN

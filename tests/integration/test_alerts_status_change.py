@@ -7,9 +7,12 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 import grpc
+import psycopg
 from dancu.alerts.v1 import alert_pb2 as apb
 from dancu.alerts.v1 import alerts_service_pb2 as pb
 
+from services.alerts.adapters.repository import FEED_LOCK
+from services.kit.auth import Identity
 from tests.integration.alerts_client import (
     CHECKPOINT_OPERATOR,
     CUA_NAM_POLICE,
@@ -29,6 +32,7 @@ from tests.integration.registry_client import (
     RegistryDatabase,
     expect_error,
     new_citizen_id,
+    new_request_id,
     register,
 )
 
@@ -188,3 +192,69 @@ async def test_an_event_without_its_time_is_refused(delivery: AlertsServiceAsync
     error = await expect_error(delivery.ApplyStatusChange(event), grpc.StatusCode.INVALID_ARGUMENT)
 
     assert error.violations == (("effective_time", "TIME_REQUIRED"),)
+
+
+async def test_applying_a_change_waits_for_the_feeds_lock(
+    delivery: AlertsServiceAsyncStub, registrar: RegistryServiceAsyncStub, alerts_database_url: str
+) -> None:
+    """Watchlist numbers and alert cursors are taken under the feeds' lock only."""
+    cid = (await register(registrar)).citizen_id
+
+    holder = await psycopg.AsyncConnection.connect(alerts_database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
+            applying = asyncio.ensure_future(delivery.ApplyStatusChange(status_change(cid)))
+            await asyncio.sleep(0.3)
+            assert not applying.done()  # held back by the lock this test holds
+    finally:
+        await holder.close()
+
+    assert len((await asyncio.wait_for(applying, 5)).alerts) == 1
+
+
+async def test_list_alerts_pages_newest_first_and_filters(
+    delivery: AlertsServiceAsyncStub,
+    registrar: RegistryServiceAsyncStub,
+    alerts_clients: AlertsClients,
+) -> None:
+    ward = "00235"  # Phường Đống Đa: no other test alerts it
+    police = alerts_clients.alerts_stub(
+        Identity("police-dd-01", "cong-an-dong-da", frozenset({"ward_police"}), frozenset({ward}))
+    )
+    residents = [(await register(registrar, ward=ward)).citizen_id for _ in range(5)]
+    for cid in residents:
+        await delivery.ApplyStatusChange(status_change(cid))
+    [first_alert] = (
+        await police.ListAlerts(pb.ListAlertsRequest(ward_code=ward, page_size=1))
+    ).alerts
+    await police.AcknowledgeAlert(
+        pb.AcknowledgeAlertRequest(request_id=new_request_id(), alert_id=first_alert.alert_id)
+    )
+
+    pages: list[list[str]] = []
+    tokens: list[str] = []
+    token = ""
+    while True:
+        page = await police.ListAlerts(
+            pb.ListAlertsRequest(ward_code=ward, page_size=2, page_token=token)
+        )
+        pages.append([a.citizen_id for a in page.alerts])
+        token = page.next_page_token
+        if not token:
+            break
+        tokens.append(token)
+    still_open = await police.ListAlerts(
+        pb.ListAlertsRequest(ward_code=ward, state=apb.ALERT_STATE_OPEN)
+    )
+    # A token continues the query it came from, not one with other filters.
+    mixed = await expect_error(
+        police.ListAlerts(
+            pb.ListAlertsRequest(ward_code=ward, state=apb.ALERT_STATE_OPEN, page_token=tokens[0])
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+
+    assert pages == [residents[::-1][0:2], residents[::-1][2:4], residents[::-1][4:]]
+    assert [a.citizen_id for a in still_open.alerts] == residents[::-1][1:]
+    assert mixed.violations == (("page_token", "PAGE_TOKEN_MISMATCH"),)

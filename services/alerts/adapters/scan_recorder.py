@@ -1,14 +1,15 @@
 """Scans recorded durably, many per statement: a scan is answered only once its row (and, for
-a WARN, its alerts and, always, its audit row) is committed.
+a WARN, its alerts) is committed.
 
 ``GroupCommit`` (services.kit.group_commit) gathers the scans that arrive while a batch is in
-the database; each batch is one statement. A batch of PASS scans is that statement alone, in
-autocommit. A batch with a WARN runs it in a transaction that first takes the feeds' lock
-(adapters.repository): its alerts take cursors of the wards' feeds, which must become visible
-in cursor order.
+the database; each batch is one autocommitted statement: one round trip, no BEGIN or COMMIT.
+A batch with a WARN takes the feeds' lock (adapters.repository) inside that statement, before
+its alerts take cursors of the wards' feeds, which must become visible in cursor order.
 
 The statement inserts the scans (a request id seen before inserts nothing: the stored scan is
-returned instead), every new WARN's alerts (one per ward), and one audit row per scan. It is
+returned instead) and every new WARN's alerts (one per ward). A scan row is its own audit
+record: it names who scanned whom, for which agency and purpose, when, with which request and
+trace, and the table refuses updates and deletes like the audit log (ADR 0011). It is
 sent through psycopg directly, on a connection kept checked out of the engine's pool between
 batches, as the registry's audited reads are (per call, SQLAlchemy's execution cost more than
 the database's work).
@@ -26,8 +27,8 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import namedtuple_row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.alerts.adapters.repository import FEED_LOCK_SQL
-from services.alerts.domain.model import AlertKind, AlertState, Verdict
+from services.alerts.adapters.repository import FEED_LOCK
+from services.alerts.domain.model import AlertKind, AlertState
 from services.alerts.ports import RecordedScan, ScanRecord
 from services.kit.group_commit import GroupCommit
 
@@ -47,14 +48,21 @@ WITH input AS (
 inserted AS (
     INSERT INTO scans (
         scan_id, agency, request_id, checkpoint_code, citizen_id, scanned_at, verdict, level,
-        event_id
+        event_id, subject, roles, purpose, trace_id
     )
     SELECT scan_id, agency, request_id, checkpoint_code, citizen_id, scanned_at, verdict,
-           level, event_id
+           level, event_id, subject, roles, purpose, trace_id
     FROM input
     ORDER BY ordinal
     ON CONFLICT (agency, request_id) DO NOTHING
     RETURNING scan_id
+),
+-- The feeds' lock, taken only by a batch with a WARN (a PASS-only batch gets no row here, and
+-- has no alert to number). Every alert row below is joined with this row, so no cursor is
+-- taken before the lock is held; the lock is released when the statement commits.
+feeds_lock AS (
+    SELECT pg_advisory_xact_lock(%(lock)s) AS held
+    WHERE EXISTS (SELECT FROM input WHERE jsonb_array_length(wards) > 0)
 ),
 alerted AS (
     INSERT INTO alerts (
@@ -64,23 +72,12 @@ alerted AS (
     SELECT gen_random_uuid(), nextval('alerts_cursor_seq'), i.scan_id::text, w.ward_code,
            w.role, %(kind)s, i.citizen_id, i.level, i.event_id, i.checkpoint_code,
            i.scan_id::text, i.scanned_at, %(open)s
-    FROM input AS i
+    FROM feeds_lock
+    CROSS JOIN input AS i
     JOIN inserted USING (scan_id)
     CROSS JOIN LATERAL jsonb_to_recordset(i.wards) AS w(ward_code text, role smallint)
     ORDER BY i.ordinal, w.role
     ON CONFLICT ON CONSTRAINT alerts_once_per_ward DO NOTHING
-),
-audited AS (
-    INSERT INTO audit_log (
-        subject, agency, roles, purpose, action, resource_type, resource_ids, outcome,
-        request_id, trace_id
-    )
-    SELECT i.subject, i.agency, i.roles, i.purpose, 'Scan', 'resident', ARRAY[i.citizen_id],
-           CASE WHEN inserted.scan_id IS NULL THEN 'replayed' ELSE 'ok' END,
-           i.request_id, i.trace_id
-    FROM input AS i
-    LEFT JOIN inserted USING (scan_id)
-    ORDER BY i.ordinal
 )
 SELECT i.ordinal, inserted.scan_id IS NOT NULL AS new,
        earlier.scan_id::text AS earlier_scan_id, earlier.verdict AS earlier_verdict,
@@ -119,6 +116,7 @@ def parameters(batch: Sequence[ScanRecord]) -> dict[str, Any]:
             }
         )
     return {
+        "lock": FEED_LOCK,
         "scans": json.dumps(rows),
         "kind": int(AlertKind.CHECKPOINT_WARNING),
         "open": int(AlertState.OPEN),
@@ -200,22 +198,14 @@ class BatchedScanRecorder:
         return await self.group.submit(scan)
 
     async def execute(self, batch: Sequence[ScanRecord]) -> list[RecordedScan]:
-        """Records one batch with one statement (in a transaction with the feeds' lock when a
-        scan of it is a WARN); the answers in call order."""
+        """Records one batch with one autocommitted statement; the answers in call order."""
         held = await self._checkout()
         reusable = False
-        warns = any(scan.decision.verdict is Verdict.WARN for scan in batch)
         try:
             cursor: psycopg.AsyncCursor[Any] = held.driver.cursor(row_factory=namedtuple_row)
             try:
-                if warns:
-                    async with held.driver.transaction():
-                        await cursor.execute(FEED_LOCK_SQL)
-                        await cursor.execute(STATEMENT, parameters(batch))
-                        rows = await cursor.fetchall()
-                else:
-                    await cursor.execute(STATEMENT, parameters(batch))
-                    rows = await cursor.fetchall()
+                await cursor.execute(STATEMENT, parameters(batch))
+                rows = await cursor.fetchall()
             except psycopg.Error:
                 # A statement the server refused leaves the connection idle and usable.
                 reusable = _idle(held.driver)

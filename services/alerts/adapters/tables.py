@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from services.kit.audit import audit_table
 from services.kit.outbox import outbox_table
@@ -45,7 +45,8 @@ checkpoints = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# One row per scan, written before the checkpoint gets its answer; never updated.
+# One row per scan, written before the checkpoint gets its answer. It is also the scan's audit
+# record (who, for which agency and purpose, in which trace): append-only, like audit_log.
 scans = Table(
     "scans",
     metadata,
@@ -60,6 +61,10 @@ scans = Table(
     Column("level", SmallInteger, nullable=True),
     # The status event that made the resident flagged, for a WARN.
     Column("event_id", Text, nullable=True),
+    Column("subject", Text, nullable=False),
+    Column("roles", ARRAY(Text), nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("trace_id", Text, nullable=True),
     UniqueConstraint("agency", "request_id", name="scans_request"),
     Index("scans_citizen", "citizen_id", "scanned_at"),
     Index("scans_checkpoint", "checkpoint_code", "scanned_at"),

@@ -53,6 +53,8 @@ from services.kit.transactions import audited, replay
 ALERT = "alert"
 RESIDENT = "resident"
 CHECKPOINT = "checkpoint"
+MAX_CLOCK_AHEAD = dt.timedelta(minutes=5)
+MAX_SCAN_AGE = dt.timedelta(days=7)
 
 
 class FeedSignal:
@@ -170,6 +172,21 @@ async def scan(
     else:
         rules.check_citizen_id(v, citizen_id, "citizen_id")
     v.check(bool(checkpoint_code), "checkpoint_code", "CHECKPOINT_REQUIRED", "is required")
+    now = svc.clock.now()
+    if scanned_at is not None:
+        # Clocks at checkpoints drift, and a checkpoint offline for a while sends its scans late.
+        v.check(
+            scanned_at <= now + MAX_CLOCK_AHEAD,
+            "scan_time",
+            "TIME_IN_FUTURE",
+            "may be at most 5 minutes ahead of the service's clock",
+        )
+        v.check(
+            scanned_at >= now - MAX_SCAN_AGE,
+            "scan_time",
+            "TIME_TOO_OLD",
+            "may be at most 7 days old",
+        )
     v.raise_if_any()
     checkpoint = await svc.checkpoints.get(checkpoint_code)
     # Operators of another agency are told what they would be told of an unknown code.
@@ -185,7 +202,7 @@ async def scan(
             trace_id=current_trace_id(),
             checkpoint=checkpoint,
             citizen_id=citizen_id,
-            scanned_at=scanned_at or svc.clock.now(),
+            scanned_at=scanned_at or now,
             decision=decision,
             level=entry.level if entry is not None else None,
         )
