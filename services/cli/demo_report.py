@@ -38,6 +38,7 @@ class Endpoints:
     case_status: str
     # Service name -> its database URL.
     databases: dict[str, str]
+    welfare: str
 
 
 def print_welcome(endpoints: Endpoints, tokens: dict[str, Path]) -> None:
@@ -45,6 +46,7 @@ def print_welcome(endpoints: Endpoints, tokens: dict[str, Path]) -> None:
     print("\ndancu is up.\n")
     print(f"  registry    (gRPC, plaintext): {endpoints.registry}")
     print(f"  case_status (gRPC, plaintext): {endpoints.case_status}")
+    print(f"  welfare     (gRPC, plaintext): {endpoints.welfare}")
     for service, url in endpoints.databases.items():
         print(f"  {service} database: {url}")
     sample = _sample_resident(endpoints.databases["registry"])
@@ -74,4 +76,23 @@ def print_welcome(endpoints: Endpoints, tokens: dict[str, Path]) -> None:
             f'      -d \'{{"citizen_id": "{citizen_id}"}}\' \\\n'
             f"      {endpoints.case_status} dancu.case_status.v1.CaseStatusService/GetCaseStatus"
         )
+        _print_welfare(endpoints.welfare, tokens, citizen_id)
     print("\n  Ctrl-C stops everything.\n", flush=True)
+
+
+def _print_welfare(address: str, tokens: dict[str, Path], citizen_id: str) -> None:
+    officer = tokens["welfare-officer"]
+    print(
+        f'    grpcurl -plaintext -H "authorization: Bearer $(cat {officer})" \\\n'
+        f"      {address} dancu.welfare.v1.WelfareService/ListPrograms"
+    )
+    print(
+        f'    grpcurl -plaintext -H "authorization: Bearer $(cat {officer})" \\\n'
+        f'      -d \'{{"beneficiary_citizen_id": "{citizen_id}"}}\' \\\n'
+        f"      {address} dancu.welfare.v1.WelfareService/CheckEligibility"
+    )
+    print("\n  welfare officers (maker: welfare-officer, checker: welfare-checker):")
+    print("    dancu welfare queue --state open")
+    print("    dancu welfare show CASE_ID")
+    print("    dancu welfare assign CASE_ID --persona welfare-checker")
+    print("    dancu welfare decide CASE_ID --approve --reason '...' --persona welfare-checker")

@@ -11,7 +11,11 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-SERVICE_DATABASES = {"registry": "dancu_registry", "case_status": "dancu_case_status"}
+SERVICE_DATABASES = {
+    "registry": "dancu_registry",
+    "case_status": "dancu_case_status",
+    "welfare": "dancu_welfare",
+}
 
 
 @contextmanager
