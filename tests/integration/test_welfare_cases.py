@@ -8,11 +8,17 @@ from typing import TYPE_CHECKING
 
 import grpc
 from dancu.case_status.v1 import case_pb2 as cpb
+from dancu.registry.v1 import resident_pb2 as rpb
+from dancu.registry.v1.registry_service_pb2 import (
+    CorrectCivilStatusRequest,
+    GetResidentRequest,
+    ProposeCivilStatusCorrectionRequest,
+)
 from dancu.welfare.v1 import welfare_pb2 as wpb
 from dancu.welfare.v1 import welfare_service_pb2 as pb
 
 from services.welfare.api.convert import program_message
-from services.welfare.domain.examples import MEAL_SUPPORT, example_programs
+from services.welfare.domain.examples import FUNERAL, MEAL_SUPPORT, example_programs
 from tests.integration.registry_client import (
     RegistryDatabase,
     expect_error,
@@ -27,6 +33,7 @@ from tests.integration.welfare_client import (
     TAY_HO_OFFICER,
     WelfareClients,
     check,
+    family,
     open_request,
     record_stay,
     register_covid_death,
@@ -357,3 +364,46 @@ async def test_withdrawn_case_frees_the_claim(
     assert again.reason == "ILLEGAL_TRANSITION"
     assert reopened.created
     assert reopened.benefit_case.case_id != first.case_id
+
+
+async def test_a_revoked_death_blocks_the_funeral_payment(
+    registrar: RegistryServiceAsyncStub,
+    civil_officer: RegistryServiceAsyncStub,
+    second_civil_officer: RegistryServiceAsyncStub,
+    officer: WelfareServiceAsyncStub,
+    checker: WelfareServiceAsyncStub,
+) -> None:
+    father, mother, _ = await family(registrar, dt.date(2001, 1, 1))
+    await register_covid_death(civil_officer, father.citizen_id)
+    opened = await officer.OpenBenefitCase(
+        open_request(FUNERAL, mother.citizen_id, father.citizen_id)
+    )
+    case_id = opened.benefit_case.case_id
+    await checker.AssignBenefitCase(_assign(case_id))
+    await checker.DecideBenefitCase(_decide(case_id))
+    # The death was registered against the wrong person: revoked, with a second officer.
+    recorded = (
+        await registrar.GetResident(GetResidentRequest(citizen_id=father.citizen_id))
+    ).resident
+    proposed = await civil_officer.ProposeCivilStatusCorrection(
+        ProposeCivilStatusCorrectionRequest(
+            request_id=new_request_id(),
+            citizen_id=father.citizen_id,
+            etag=recorded.etag,
+            corrected_status=rpb.CIVIL_STATUS_ALIVE,
+            reason="giấy báo tử ghi sai số định danh",
+        )
+    )
+    await second_civil_officer.CorrectCivilStatus(
+        CorrectCivilStatusRequest(
+            request_id=new_request_id(), correction_id=proposed.correction.correction_id
+        )
+    )
+
+    error = await expect_error(
+        officer.RecordPayment(_pay(case_id, "KB-FUNERAL")), grpc.StatusCode.FAILED_PRECONDITION
+    )
+
+    assert opened.benefit_case.amount_vnd == 10_000_000
+    assert error.reason == "NO_LONGER_ELIGIBLE"
+    assert "died_of_covid19" in error.message
