@@ -75,15 +75,20 @@ class WelfareRepository(Protocol):
 
     async def add_program(self, program: Program) -> None: ...
 
+    async def lock_claims(self, program_code: str, subject_id: str) -> None:
+        """Serialises openings of claims about one subject under one program until the
+        transaction ends, so that two survivors cannot both be the first claimant."""
+        ...
+
     async def active_case(
         self, program_code: str, beneficiary_id: str, subject_id: str
     ) -> BenefitCase | None:
         """The case not rejected or withdrawn for this claim, if any."""
         ...
 
-    async def add_case(self, case: BenefitCase) -> bool:
-        """Stores a new case with its first transition; False when an active case of the same
-        claim exists already (a concurrent open won)."""
+    async def add_case(self, case: BenefitCase) -> None:
+        """Stores a new case with its first transition (under ``lock_claims``: the database's
+        one-active-claim index would refuse a second one)."""
         ...
 
     async def case(self, case_id: str, *, for_update: bool = False) -> BenefitCase | None: ...

@@ -3,6 +3,7 @@ living, still eligible beneficiary, queues, versions that do not rewrite cases."
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from tests.integration.registry_client import (
     name_tag,
     new_request_id,
     register,
+    rich_error,
 )
 from tests.integration.welfare_client import (
     CHECKER,
@@ -407,3 +409,25 @@ async def test_a_revoked_death_blocks_the_funeral_payment(
     assert opened.benefit_case.amount_vnd == 10_000_000
     assert error.reason == "NO_LONGER_ELIGIBLE"
     assert "died_of_covid19" in error.message
+
+
+async def test_two_survivors_claiming_the_funeral_support_at_once_get_one_case(
+    registrar: RegistryServiceAsyncStub,
+    civil_officer: RegistryServiceAsyncStub,
+    officer: WelfareServiceAsyncStub,
+    checker: WelfareServiceAsyncStub,
+) -> None:
+    father, mother, son = await family(registrar, dt.date(1999, 9, 9))
+    await register_covid_death(civil_officer, father.citizen_id)
+
+    outcomes = await asyncio.gather(
+        officer.OpenBenefitCase(open_request(FUNERAL, mother.citizen_id, father.citizen_id)),
+        checker.OpenBenefitCase(open_request(FUNERAL, son.citizen_id, father.citizen_id)),
+        return_exceptions=True,
+    )
+
+    opened = [o for o in outcomes if not isinstance(o, BaseException)]
+    refused = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
+    assert len(opened) == 1
+    assert len(refused) == 1
+    assert rich_error(refused[0]).reason == "NOT_ELIGIBLE"

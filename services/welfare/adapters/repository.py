@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import cast, func, literal, select, tuple_
-from sqlalchemy.dialects.postgresql import UUID, distinct_on, insert
+from sqlalchemy.dialects.postgresql import UUID, distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.welfare.adapters.tables import benefit_cases, case_transitions, programs
@@ -187,11 +187,15 @@ class SqlWelfareRepository:
         )
         return [_program(row) for row in rows]
 
+    async def _lock(self, key: str) -> None:
+        # A transaction-scoped advisory lock: what it guards may have no row to lock yet.
+        await self._conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
     async def lock_program_code(self, code: str) -> None:
-        # A transaction-scoped advisory lock: the code may have no row to lock yet.
-        await self._conn.execute(
-            select(func.pg_advisory_xact_lock(func.hashtextextended("program:" + code, 0)))
-        )
+        await self._lock("program:" + code)
+
+    async def lock_claims(self, program_code: str, subject_id: str) -> None:
+        await self._lock(f"claims:{program_code}:{subject_id}")
 
     async def add_program(self, program: Program) -> None:
         benefit = program.benefit
@@ -250,10 +254,9 @@ class SqlWelfareRepository:
             return None
         return _case(row, (await self._history([row.case_id]))[row.case_id])
 
-    async def add_case(self, case: BenefitCase) -> bool:
-        inserted = await self._conn.execute(
-            insert(benefit_cases)
-            .values(
+    async def add_case(self, case: BenefitCase) -> None:
+        await self._conn.execute(
+            benefit_cases.insert().values(
                 case_id=case.case_id,
                 program_code=case.program_code,
                 program_version=case.program_version,
@@ -269,13 +272,8 @@ class SqlWelfareRepository:
                 due_at=case.due_at,
                 **_case_values(case),
             )
-            .on_conflict_do_nothing()
-            .returning(b.case_id)
         )
-        if inserted.first() is None:
-            return False
         await self._add_transitions(case, 0)
-        return True
 
     async def _add_transitions(self, case: BenefitCase, stored: int) -> None:
         new = case.history[stored:]

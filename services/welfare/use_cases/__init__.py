@@ -44,6 +44,7 @@ from services.welfare.domain.model import (
     BeneficiaryKind,
     Program,
     Survivor,
+    SurvivorRelationship,
     vietnam_date,
 )
 from services.welfare.domain.survivors import find_survivors as survivors_in
@@ -114,29 +115,23 @@ class Claim:
 async def gather(
     svc: WelfareService, identity: Identity, beneficiary_id: str, subject_id: str
 ) -> Claim:
-    """The people of a claim from the registry, and the subject's case history: asked
-    concurrently. ``subject_id`` equals ``beneficiary_id`` for self programs."""
-    people = await asyncio.gather(
-        svc.registry.person(beneficiary_id),
-        svc.registry.person(subject_id) if subject_id != beneficiary_id else _none(),
+    """The people of a claim from the registry, then (once the caller may see the
+    beneficiary) the subject's case history and, for a survivor's claim, the subject's
+    household; calls that do not depend on each other are made concurrently. ``subject_id``
+    equals ``beneficiary_id`` for self programs."""
+    if subject_id == beneficiary_id:
+        beneficiary = visible(identity, await svc.registry.person(beneficiary_id))
+        return Claim(beneficiary, beneficiary, (), await svc.case_status.history(subject_id))
+    found, subject = await asyncio.gather(
+        svc.registry.person(beneficiary_id), svc.registry.person(subject_id)
     )
-    beneficiary = visible(identity, people[0])
-    subject = beneficiary if subject_id == beneficiary_id else people[1]
+    beneficiary = visible(identity, found)
     if subject is None:
         raise _not_found()
     history, household = await asyncio.gather(
-        svc.case_status.history(subject_id),
-        svc.registry.household(subject_id) if subject is not beneficiary else _nobody(),
+        svc.case_status.history(subject_id), svc.registry.household(subject_id)
     )
     return Claim(beneficiary, subject, household, history)
-
-
-async def _none() -> Person | None:
-    return None
-
-
-async def _nobody() -> Sequence[Member]:
-    return ()
 
 
 def _member(person: Person, household: Sequence[Member]) -> Member | None:
@@ -152,9 +147,7 @@ def standing(claim: Claim, other_beneficiaries: int) -> Standing:
     if deceased is None or survivor is None:
         return Standing("NONE", False, other_beneficiaries)
     relation = relationship(deceased, survivor)
-    orphan = (
-        relation is not None and relation.name == "CHILD" and is_orphan(survivor, claim.household)
-    )
+    orphan = relation is SurvivorRelationship.CHILD and is_orphan(survivor, claim.household)
     return Standing(relationship_name(relation), orphan, other_beneficiaries)
 
 

@@ -142,6 +142,7 @@ async def open_case(
             raise NotFound("PROGRAM_NOT_FOUND", "no such program")
         subject = subject_for(program, beneficiary_id, subject_id, "subject_citizen_id")
         claim = await gather(svc, identity, beneficiary_id, subject)
+        await uow.welfare.lock_claims(program.code, subject)
         existing = await uow.welfare.active_case(program.code, beneficiary_id, subject)
         if existing is None:
             now = svc.clock.now()
@@ -153,14 +154,12 @@ async def open_case(
                     "not eligible; clauses not satisfied: " + ", ".join(assessment.failed_clauses),
                 )
             case = _new_case(program.review_days, assessment, claim.beneficiary, identity, now)
-            if await uow.welfare.add_case(case):
-                result = Opened(case, True)
-                await uow.complete(key, encode(result))
-                await _record(uow, case, method, key.request_id)
-                await uow.commit()
-                return result
-            existing = await uow.welfare.active_case(program.code, beneficiary_id, subject)
-            assert existing is not None  # the concurrent open that won has committed
+            await uow.welfare.add_case(case)
+            result = Opened(case, True)
+            await uow.complete(key, encode(result))
+            await _record(uow, case, method, key.request_id)
+            await uow.commit()
+            return result
         result = Opened(existing, False)
         await uow.complete(key, encode(result))
         await uow.audit(AuditEvent(method, CASE, _ids(existing), "existing", key.request_id))
