@@ -120,6 +120,13 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
+    from services.cli.welfare_examples import AmountInvalid, amounts_from
+
+    try:
+        amounts_from(os.environ)
+    except AmountInvalid as problem:
+        print(problem, file=sys.stderr)
+        return 2
     env = devenv.DevEnv.from_env()
     env.ensure_keys()
     if args.database_server_url:

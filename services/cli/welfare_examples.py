@@ -26,12 +26,20 @@ from services.welfare.domain.examples import ExampleAmounts, example_programs
 ENV_PREFIX = "DANCU_WELFARE_EXAMPLE_"
 
 
+class AmountInvalid(ValueError):
+    """A ``DANCU_WELFARE_EXAMPLE_*`` setting that is not a positive whole number."""
+
+
 def amounts_from(environ: Mapping[str, str]) -> ExampleAmounts:
-    given = {
-        field.name: int(environ[ENV_PREFIX + field.name.upper()])
-        for field in dataclasses.fields(ExampleAmounts)
-        if ENV_PREFIX + field.name.upper() in environ
-    }
+    given = {}
+    for field in dataclasses.fields(ExampleAmounts):
+        name = ENV_PREFIX + field.name.upper()
+        if name not in environ:
+            continue
+        value = environ[name].strip().replace("_", "")
+        if not value.isdigit() or int(value) == 0:
+            raise AmountInvalid(f"{name} must be a positive whole number (VND, days or years)")
+        given[field.name] = int(value)
     return ExampleAmounts(**given)
 
 
