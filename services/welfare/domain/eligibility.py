@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -188,9 +188,7 @@ def entitlement(
         return Entitlement(unit, unit, 1, 1, f"one payment of {unit:,} VND")
     if benefit.kind is BenefitKind.PER_DAY:
         value = _evaluate(benefit.quantity_expression, facts)
-        if not isinstance(value, celpy.celtypes.IntType) or isinstance(
-            value, celpy.celtypes.BoolType
-        ):
+        if not _is_int(value):
             raise RuleError("the quantity is not an integer")
         days = max(int(value), 0)
         paid = min(days, benefit.max_units) if benefit.max_units else days
@@ -288,7 +286,11 @@ def validate_program(program: Program) -> None:
     kind = program.benefit.kind
     if kind is BenefitKind.PER_DAY:
         _check_expression(
-            program.benefit.quantity_expression, "program.benefit.quantity_expression", sample, bad
+            program.benefit.quantity_expression,
+            "program.benefit.quantity_expression",
+            sample,
+            bad,
+            quantity=True,
         )
     if kind is BenefitKind.MONTHLY and not (program.benefit.until_age or program.benefit.max_units):
         bad("program.benefit", "PERIOD_REQUIRED", "a monthly benefit needs until_age or max_units")
@@ -307,7 +309,22 @@ def validate_program(program: Program) -> None:
         raise InvalidInput(violations)
 
 
-def _check_expression(expression: str, field: str, sample: Mapping[str, Any], bad: Any) -> None:
+def _is_int(value: Any) -> bool:
+    return isinstance(value, celpy.celtypes.IntType) and not isinstance(
+        value, celpy.celtypes.BoolType
+    )
+
+
+def _check_expression(
+    expression: str,
+    field: str,
+    sample: Mapping[str, Any],
+    bad: Callable[[str, str, str], None],
+    *,
+    quantity: bool = False,
+) -> None:
+    """Parses, names only catalogue facts, and gives a boolean (a clause) or an int (a
+    quantity) on a sample of the catalogue."""
     if not expression.strip() or len(expression) > MAX_EXPRESSION_LENGTH:
         bad(field, "EXPRESSION_REQUIRED", f"is 1 to {MAX_EXPRESSION_LENGTH} characters")
         return
@@ -321,8 +338,14 @@ def _check_expression(expression: str, field: str, sample: Mapping[str, Any], ba
         bad(field, "FACT_UNKNOWN", "names a fact the catalogue does not have: " + unknown[0])
         return
     try:
-        _evaluate(expression, sample)
+        value = _evaluate(expression, sample)
     except RuleError as problem:
         # A name outside the catalogue (comprehension variables are fine: they are bound).
+        # Other failures may depend on the values (an index past an empty list), not the rule.
         if str(problem) == MISSING_FACT:
             bad(field, "FACT_UNKNOWN", "names a fact the catalogue does not have")
+        return
+    if quantity and not _is_int(value):
+        bad(field, "QUANTITY_NOT_INT", "must give a whole number of days")
+    elif not quantity and not isinstance(value, celpy.celtypes.BoolType):
+        bad(field, "EXPRESSION_NOT_BOOLEAN", "must give true or false")

@@ -81,7 +81,11 @@ def test_a_program_reports_every_problem_at_once() -> None:
         code="meal",
         valid_to=dt.date(2020, 1, 1),
         benefit=Benefit(BenefitKind.PER_DAY, 0, "case.days +", 10),
-        clauses=(Clause("ok", "", "true"), Clause("ok", "", "unknown_root > 1")),
+        clauses=(
+            Clause("ok", "", "true"),
+            Clause("ok", "", "unknown_root > 1"),
+            Clause("age", "", "beneficiary.age"),
+        ),
     )
 
     with pytest.raises(InvalidInput) as info:
@@ -94,4 +98,19 @@ def test_a_program_reports_every_problem_at_once() -> None:
         ("program.benefit.quantity_expression", "EXPRESSION_INVALID"),
         ("program.clauses[1].name", "CLAUSE_NAME_DUPLICATE"),
         ("program.clauses[1].expression", "FACT_UNKNOWN"),
+        ("program.clauses[2].expression", "EXPRESSION_NOT_BOOLEAN"),
+    ]
+
+
+def test_a_day_count_must_be_a_whole_number() -> None:
+    meal = example_programs()[0]
+    yes_no = dataclasses.replace(
+        meal, benefit=dataclasses.replace(meal.benefit, quantity_expression="case.ever_f0")
+    )
+
+    with pytest.raises(InvalidInput) as info:
+        validate_program(yes_no)
+
+    assert [(v.field, v.reason) for v in info.value.violations] == [
+        ("program.benefit.quantity_expression", "QUANTITY_NOT_INT")
     ]
