@@ -131,7 +131,7 @@ async def test_program_not_yet_in_force_on_the_assessment_day(
 
     in_force = clause(before.assessments[0], "program_in_force")
     assert not before.assessments[0].eligible
-    assert not in_force.satisfied  # type: ignore[attr-defined]
+    assert not in_force.satisfied
     assert facts(in_force)["program.valid_from"] == '"2021-07-01"'
     assert on_first_day.assessments[0].eligible
 

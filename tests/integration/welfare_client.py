@@ -12,14 +12,17 @@ from typing import TYPE_CHECKING
 
 from dancu.case_status.v1 import case_pb2 as cpb
 from dancu.registry.v1 import resident_pb2 as rpb
+from dancu.welfare.v1 import welfare_pb2 as wpb
 from dancu.welfare.v1 import welfare_service_pb2 as pb
 from dancu.welfare.v1 import welfare_service_pb2_grpc as pb_grpc
 
 from services.kit.auth import EVERY_WARD, Identity
+from services.registry.domain.model import Sex
 from tests.integration.case_status_client import status_request
 from tests.integration.registry_client import (
     HOAN_KIEM,
     RegistryClients,
+    date,
     death_record,
     death_request,
     new_request_id,
@@ -100,8 +103,6 @@ async def family(
     registrar: RegistryServiceAsyncStub, child_birth: dt.date, ward: str = HOAN_KIEM
 ) -> tuple[rpb.Resident, rpb.Resident, rpb.Resident]:
     """A household: a father at its head, a mother (his spouse) and a child."""
-    from services.registry.domain.model import Sex
-
     father = await register(registrar, ward=ward)
     mother = await register(
         registrar,
@@ -128,8 +129,7 @@ def check(
         beneficiary_citizen_id=beneficiary, subject_citizen_id=subject, program_code=program
     )
     if on is not None:
-        request.assessment_date.year, request.assessment_date.month = on.year, on.month
-        request.assessment_date.day = on.day
+        request.assessment_date.CopyFrom(date(on))
     return request
 
 
@@ -144,11 +144,12 @@ def open_request(
     )
 
 
-def clause(assessment: object, name: str) -> object:
-    found = [c for c in assessment.clauses if c.name == name]  # type: ignore[attr-defined]
+def clause(assessment: wpb.Assessment, name: str) -> wpb.ClauseResult:
+    found = [c for c in assessment.clauses if c.name == name]
     assert len(found) == 1, name
     return found[0]
 
 
-def facts(clause_result: object) -> dict[str, str]:
-    return {f.path: f.value for f in clause_result.facts}  # type: ignore[attr-defined]
+def facts(clause_result: wpb.ClauseResult) -> dict[str, str]:
+    """Path -> value of the facts a clause used."""
+    return {f.path: f.value for f in clause_result.facts}
