@@ -108,10 +108,16 @@ async def test_opening_the_same_case_twice_returns_the_first(
     first = await officer.OpenBenefitCase(request)
     retried = await officer.OpenBenefitCase(request)
     again = await checker.OpenBenefitCase(open_request(MEAL_SUPPORT, citizen_id))
+    other = await _f0_resident(registrar, cdc)
+    reused = await expect_error(
+        officer.OpenBenefitCase(open_request(MEAL_SUPPORT, other, request_id=request.request_id)),
+        grpc.StatusCode.ALREADY_EXISTS,
+    )
 
     assert first.created
     assert not again.created
     assert retried == first
+    assert reused.reason == "REQUEST_ID_REUSED"
     assert again.benefit_case.case_id == first.benefit_case.case_id
     case = first.benefit_case
     assert case.state == wpb.CASE_STATE_OPEN

@@ -12,7 +12,7 @@ from dancu.welfare.v1 import welfare_pb2 as wpb
 from dancu.welfare.v1 import welfare_service_pb2 as pb
 
 from services.welfare.domain.examples import CHILD_F0_F1, FUNERAL, MEAL_SUPPORT, ORPHAN_MONTHLY
-from tests.integration.registry_client import TAY_HO, expect_error, register
+from tests.integration.registry_client import TAY_HO, RegistryDatabase, expect_error, register
 from tests.integration.welfare_client import (
     TAY_HO_OFFICER,
     WelfareClients,
@@ -259,7 +259,9 @@ async def test_orphan_support_is_monthly_until_eighteen(
 
 
 async def test_a_ward_officer_cannot_check_a_resident_of_another_ward(
-    registrar: RegistryServiceAsyncStub, welfare_clients: WelfareClients
+    registrar: RegistryServiceAsyncStub,
+    welfare_clients: WelfareClients,
+    welfare_db: RegistryDatabase,
 ) -> None:
     resident = await register(registrar)  # Hoàn Kiếm
     tay_ho = welfare_clients.welfare_stub(TAY_HO_OFFICER)
@@ -272,6 +274,13 @@ async def test_a_ward_officer_cannot_check_a_resident_of_another_ward(
 
     assert error.reason == "RESIDENT_NOT_FOUND"
     assert not seen.assessments[0].eligible
+    # Both attempts are on record: who asked about whom, and what came of it.
+    refused = await welfare_db.audit("CheckEligibility", resident.citizen_id)
+    answered = await welfare_db.audit("CheckEligibility", neighbour.citizen_id)
+    assert [(r["subject"], r["outcome"]) for r in refused] == [
+        (TAY_HO_OFFICER.subject, "refused:RESIDENT_NOT_FOUND")
+    ]
+    assert [(r["subject"], r["outcome"]) for r in answered] == [(TAY_HO_OFFICER.subject, "ok")]
 
 
 async def test_bad_input_is_reported_field_by_field(officer: WelfareServiceAsyncStub) -> None:
