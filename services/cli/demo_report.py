@@ -92,6 +92,7 @@ def _print_welfare(address: str, tokens: dict[str, Path], citizen_id: str) -> No
         f"      {address} dancu.welfare.v1.WelfareService/CheckEligibility"
     )
     print("\n  welfare officers (maker: welfare-officer, checker: welfare-checker):")
+    print(f"    dancu welfare check {citizen_id}")
     print("    dancu welfare queue --state open")
     print("    dancu welfare show CASE_ID")
     print("    dancu welfare assign CASE_ID --persona welfare-checker")

@@ -1,6 +1,8 @@
 """``dancu welfare``: a welfare officer's queue, one case with its eligibility explanation,
 and the decision on it, as tables.
 
+    dancu welfare check CITIZEN_ID [--program CODE] [--subject DECEASED_ID] [--date YYYY-MM-DD]
+    dancu welfare open PROGRAM CITIZEN_ID [--subject DECEASED_ID]
     dancu welfare queue [--state in-review] [--mine] [--overdue] [--program CODE] [--ward W]
     dancu welfare show CASE_ID
     dancu welfare assign CASE_ID [--to SUBJECT]
@@ -28,6 +30,7 @@ from dancu.welfare.v1 import welfare_pb2 as wpb
 from dancu.welfare.v1 import welfare_service_pb2 as pb
 from dancu.welfare.v1 import welfare_service_pb2_grpc as pb_grpc
 from google.rpc import error_details_pb2
+from google.type.date_pb2 import Date
 from grpc_status import rpc_status
 from rich.console import Console
 from rich.table import Table
@@ -65,6 +68,17 @@ class TokenMissing(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="welfare_command", required=True)
+    check = commands.add_parser(
+        "check", help="a resident against one program or every program in force, explained"
+    )
+    check.add_argument("citizen_id", help="the beneficiary")
+    check.add_argument("--program", default="", help="a program code; default: every program")
+    check.add_argument("--subject", default="", help="the deceased, for survivor programs")
+    check.add_argument("--date", type=_day, help="evaluate for this day (YYYY-MM-DD)")
+    open_case = commands.add_parser("open", help="open a benefit case (when eligible)")
+    open_case.add_argument("program")
+    open_case.add_argument("citizen_id", help="the beneficiary")
+    open_case.add_argument("--subject", default="", help="the deceased, for survivor programs")
     queue = commands.add_parser("queue", help="list benefit cases, oldest first")
     queue.add_argument("--state", choices=sorted(STATES))
     queue.add_argument("--program", default="", help="a program code")
@@ -83,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verdict.add_argument("--approve", action="store_true")
     verdict.add_argument("--reject", action="store_true")
     decide.add_argument("--reason", required=True, help="why (recorded in the case history)")
-    for command in (queue, show, assign, decide):
+    for command in (check, open_case, queue, show, assign, decide):
         command.add_argument("--server", default=DEFAULT_SERVER, help="welfare gRPC address")
         who = command.add_mutually_exclusive_group()
         who.add_argument("--token-file", type=Path, help="a file holding a bearer token")
@@ -93,6 +107,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             default=DEFAULT_PERSONA,
             help="use the development token of this persona (.dancu/tokens/NAME.jwt)",
         )
+
+
+def _day(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _token(args: argparse.Namespace) -> str:
@@ -225,6 +246,40 @@ def _request_id(*parts: str) -> str:
     return "cli-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
+async def _check(stub: WelfareServiceAsyncStub, args: argparse.Namespace, out: Console) -> None:
+    request = pb.CheckEligibilityRequest(
+        beneficiary_citizen_id=args.citizen_id,
+        subject_citizen_id=args.subject,
+        program_code=args.program,
+    )
+    if args.date is not None:
+        request.assessment_date.CopyFrom(
+            Date(year=args.date.year, month=args.date.month, day=args.date.day)
+        )
+    response = await stub.CheckEligibility(request)
+    if not response.assessments:
+        out.print("no program in force applies to this kind of claim")
+    for assessment in response.assessments:
+        out.print(f"{assessment.program_code} version {assessment.program_version}", style="bold")
+        out.print(explanation_table(assessment))
+        out.print(entitlement_line(assessment), highlight=False)
+
+
+async def _open(stub: WelfareServiceAsyncStub, args: argparse.Namespace, out: Console) -> None:
+    opened = await stub.OpenBenefitCase(
+        pb.OpenBenefitCaseRequest(
+            # A fresh id: the service itself finds an open case of the same claim.
+            request_id=f"cli-{uuid.uuid4()}",
+            program_code=args.program,
+            beneficiary_citizen_id=args.citizen_id,
+            subject_citizen_id=args.subject,
+        )
+    )
+    if not opened.created:
+        out.print("this claim already has a case:")
+    print_case(out, opened.benefit_case)
+
+
 async def _queue(stub: WelfareServiceAsyncStub, args: argparse.Namespace, out: Console) -> None:
     request = pb.ListBenefitCasesRequest(
         state=STATES[args.state] if args.state else wpb.CASE_STATE_UNSPECIFIED,
@@ -271,7 +326,14 @@ async def _decide(stub: WelfareServiceAsyncStub, args: argparse.Namespace, out: 
 
 _COMMANDS: dict[
     str, Callable[[WelfareServiceAsyncStub, argparse.Namespace, Console], Awaitable[None]]
-] = {"queue": _queue, "show": _show, "assign": _assign, "decide": _decide}
+] = {
+    "check": _check,
+    "open": _open,
+    "queue": _queue,
+    "show": _show,
+    "assign": _assign,
+    "decide": _decide,
+}
 
 
 @dataclass(frozen=True)
