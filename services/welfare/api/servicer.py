@@ -24,7 +24,7 @@ from services.kit.request_reading import FieldReader
 from services.welfare import use_cases
 from services.welfare.api import convert
 from services.welfare.domain.model import BenefitCase
-from services.welfare.use_cases import WelfareService, cases, programs
+from services.welfare.use_cases import WelfareService, cases, programs, queue
 
 MAX_PAGE_SIZE = 200
 
@@ -136,7 +136,7 @@ class WelfareServicer(pb_grpc.WelfareServiceServicer):
     ) -> pb.ListBenefitCasesResponse:
         identity = current_identity()
         state = convert.case_state(request.state)
-        query = cases.queue_query(
+        query = queue.queue_query(
             identity,
             state,
             request.program_code.strip(),
@@ -155,7 +155,7 @@ class WelfareServicer(pb_grpc.WelfareServiceServicer):
         page = page_request(
             request.page_size, request.page_token, bound, default=50, maximum=MAX_PAGE_SIZE
         )
-        result = await cases.list_cases(self._svc, identity, query, page)
+        result = await queue.list_cases(self._svc, identity, query, page)
         token = encode_token(result.after, bound) if result.after is not None else ""
         return pb.ListBenefitCasesResponse(
             benefit_cases=[convert.case_message(c, full=False) for c in result.cases],

@@ -218,4 +218,6 @@ def sample_facts() -> dict[str, Any]:
     """A complete fact tree with neutral values: programs are checked against it when they
     are published, so a rule naming a fact the catalogue lacks is refused up front."""
     person = Person("000000000000", "", dt.date(2000, 1, 1), "MALE", "", "", "", False)
-    return build_facts(person, person, CaseHistory(), Standing("SELF", False, 0), dt.date.today())
+    return build_facts(
+        person, person, CaseHistory(), Standing("SELF", False, 0), dt.date(2021, 7, 1)
+    )

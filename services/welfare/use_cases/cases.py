@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +19,11 @@ from services.kit.audit import AuditEvent
 from services.kit.auth import Identity
 from services.kit.errors import (
     FieldViolation,
-    Forbidden,
     InvalidInput,
     NotFound,
     PreconditionFailed,
     Validator,
 )
-from services.kit.pagination import PageRequest
 from services.kit.request_ids import IdempotencyKey, StoredResponse
 from services.kit.transactions import replay
 from services.welfare.domain import cases as lifecycle
@@ -37,7 +35,7 @@ from services.welfare.domain.model import (
     Transition,
     vietnam_date,
 )
-from services.welfare.ports import CaseQuery, ResultEncoder, UnitOfWork
+from services.welfare.ports import ResultEncoder, UnitOfWork
 from services.welfare.use_cases import (
     CASE,
     WelfareService,
@@ -56,7 +54,8 @@ def new_case_id() -> str:
     return str(uuid.uuid4())
 
 
-def _ids(case: BenefitCase) -> tuple[str, ...]:
+def resource_ids(case: BenefitCase) -> tuple[str, ...]:
+    """What an audit row of a case names: the case and the residents it concerns."""
     return tuple(dict.fromkeys((case.case_id, case.beneficiary_id, case.subject_id)))
 
 
@@ -82,7 +81,7 @@ def changed_payload(case: BenefitCase, step: Transition) -> dict[str, Any]:
 async def _record(uow: UnitOfWork, case: BenefitCase, method: str, request_id: str) -> None:
     """The case's last transition: its outbox row and audit row."""
     await uow.publish(CASE_CHANGED, case.case_id, changed_payload(case, case.history[-1]))
-    await uow.audit(AuditEvent(method, CASE, _ids(case), "ok", request_id))
+    await uow.audit(AuditEvent(method, CASE, resource_ids(case), "ok", request_id))
 
 
 def _sees(identity: Identity, case: BenefitCase) -> bool:
@@ -162,7 +161,9 @@ async def open_case(
             return result
         result = Opened(existing, False)
         await uow.complete(key, encode(result))
-        await uow.audit(AuditEvent(method, CASE, _ids(existing), "existing", key.request_id))
+        await uow.audit(
+            AuditEvent(method, CASE, resource_ids(existing), "existing", key.request_id)
+        )
         await uow.commit()
         return result
 
@@ -203,64 +204,9 @@ async def get_case(svc: WelfareService, identity: Identity, case_id: str) -> Ben
     _check_case_id(case_id)
     async with transaction(svc, identity, "GetBenefitCase", CASE, [case_id]) as uow:
         case = await _case(uow, identity, case_id)
-        await uow.audit(AuditEvent("GetBenefitCase", CASE, _ids(case), "ok"))
+        await uow.audit(AuditEvent("GetBenefitCase", CASE, resource_ids(case), "ok"))
         await uow.commit()
     return case
-
-
-@dataclass(frozen=True)
-class CasePage:
-    cases: Sequence[BenefitCase]
-    # The (open time, id) of the last case when more may follow.
-    after: tuple[str, str] | None
-
-
-def queue_query(
-    identity: Identity,
-    state: CaseState | None,
-    program_code: str,
-    ward_code: str,
-    assignee: str,
-    overdue_at: dt.datetime | None,
-) -> CaseQuery:
-    if ward_code and not identity.sees_ward(ward_code):
-        raise Forbidden("OUT_OF_JURISDICTION", "the ward is not one of the caller's wards")
-    wards = frozenset({ward_code}) if ward_code else None
-    if wards is None and not identity.nationwide:
-        wards = identity.wards
-    return CaseQuery(
-        state=state,
-        program_code=program_code or None,
-        wards=wards,
-        assignee=identity.subject if assignee == "me" else (assignee or None),
-        overdue_at=overdue_at,
-    )
-
-
-async def list_cases(
-    svc: WelfareService, identity: Identity, query: CaseQuery, page: PageRequest
-) -> CasePage:
-    after = None
-    if page.after is not None:
-        match page.after:
-            case (str() as opened, str() as case_id):
-                after = (dt.datetime.fromisoformat(opened), case_id)
-            case _:
-                raise InvalidInput(
-                    [
-                        FieldViolation(
-                            "page_token", "PAGE_TOKEN_INVALID", "is not a token this API issued"
-                        )
-                    ]
-                )
-    async with transaction(svc, identity, "ListBenefitCases", CASE, []) as uow:
-        found = list(await uow.welfare.cases_page(query, after, page.size + 1))
-        shown = found[: page.size]
-        ids = tuple(i for c in shown for i in _ids(c))
-        await uow.audit(AuditEvent("ListBenefitCases", CASE, ids, "ok"))
-        await uow.commit()
-    last = shown[-1] if len(found) > page.size else None
-    return CasePage(shown, (last.opened_at.isoformat(), last.case_id) if last else None)
 
 
 async def _change(
@@ -369,7 +315,9 @@ async def record_payment(
         case = await _case(uow, identity, case_id)
         if lifecycle.already_paid(case, reference):
             await uow.complete(key, encode(case))
-            await uow.audit(AuditEvent(method, CASE, _ids(case), "already_paid", key.request_id))
+            await uow.audit(
+                AuditEvent(method, CASE, resource_ids(case), "already_paid", key.request_id)
+            )
             await uow.commit()
             return case
         if case.state is not CaseState.APPROVED:
