@@ -12,10 +12,18 @@ from dancu.welfare.v1 import welfare_pb2 as wpb
 from dancu.welfare.v1 import welfare_service_pb2 as pb
 
 from services.welfare.domain.examples import CHILD_F0_F1, FUNERAL, MEAL_SUPPORT, ORPHAN_MONTHLY
-from tests.integration.registry_client import TAY_HO, RegistryDatabase, expect_error, register
+from tests.integration.case_status_client import status_request
+from tests.integration.registry_client import (
+    HOAN_KIEM,
+    TAY_HO,
+    RegistryDatabase,
+    expect_error,
+    register,
+)
 from tests.integration.welfare_client import (
     TAY_HO_OFFICER,
     WelfareClients,
+    at,
     check,
     clause,
     facts,
@@ -293,3 +301,50 @@ async def test_bad_input_is_reported_field_by_field(officer: WelfareServiceAsync
         ("subject_citizen_id", "CITIZEN_ID_INVALID"),
     )
     assert "12345" not in error.text
+
+
+async def test_a_corrected_event_is_what_counts(
+    registrar: RegistryServiceAsyncStub,
+    cdc: CaseStatusServiceAsyncStub,
+    officer: WelfareServiceAsyncStub,
+) -> None:
+    resident = await register(registrar)
+    admitted = await cdc.RecordStatus(
+        status_request(
+            resident.citizen_id,
+            at=at(dt.date(2021, 8, 1)),
+            classification=cpb.CLASSIFICATION_F0,
+            care=cpb.Care(
+                setting=cpb.CARE_SETTING_HOSPITAL, ward_code=HOAN_KIEM, facility="Bệnh viện E"
+            ),
+        )
+    )
+    # The list had it wrong: an F1 isolating at home. The F0 in hospital is superseded.
+    await cdc.RecordStatus(
+        status_request(
+            resident.citizen_id,
+            at=at(dt.date(2021, 8, 1)),
+            classification=cpb.CLASSIFICATION_F1,
+            care=cpb.Care(setting=cpb.CARE_SETTING_HOME_ISOLATION, ward_code=HOAN_KIEM),
+            corrects_event_id=admitted.event.event_id,
+            reason="nhầm mức độ và nơi cách ly trên danh sách",
+        )
+    )
+    await cdc.RecordStatus(
+        status_request(
+            resident.citizen_id,
+            at=at(dt.date(2021, 8, 11)),
+            classification=cpb.CLASSIFICATION_CLEARED,
+        )
+    )
+
+    found = await officer.CheckEligibility(check(resident.citizen_id, MEAL_SUPPORT))
+
+    result = found.assessments[0]
+    assert not result.eligible
+    assert facts(clause(result, "was_f0_or_f1")) == {
+        "case.ever_f0": "false",
+        "case.ever_f1": "true",
+    }
+    days = facts(clause(result, "treated_or_quarantined"))["case.days_in_care"]
+    assert days == '{"HOSPITAL": 0, "CENTRALISED_QUARANTINE": 0, "HOME_ISOLATION": 10}'
