@@ -23,7 +23,7 @@ from services.kit.request_ids import (
 from services.kit.request_reading import FieldReader
 from services.welfare import use_cases
 from services.welfare.api import convert
-from services.welfare.domain.model import BenefitCase
+from services.welfare.domain.model import Program
 from services.welfare.use_cases import WelfareService, cases, programs, queue
 
 MAX_PAGE_SIZE = 200
@@ -32,10 +32,6 @@ MAX_PAGE_SIZE = 200
 def _key(method: str, request: Message, request_id: str) -> IdempotencyKey:
     validate_request_id(request_id)
     return IdempotencyKey(request_id, fingerprint(method, request))
-
-
-def _encode_case(case: BenefitCase) -> bytes:
-    return convert.case_message(case).SerializeToString()
 
 
 class WelfareServicer(pb_grpc.WelfareServiceServicer):
@@ -64,11 +60,10 @@ class WelfareServicer(pb_grpc.WelfareServiceServicer):
     ) -> pb.PublishProgramResponse:
         key = _key("PublishProgram", request, request.request_id)
 
-        def response(result: tuple[object, bool]) -> pb.PublishProgramResponse:
+        def response(result: tuple[Program, bool]) -> pb.PublishProgramResponse:
             program, created = result
             return pb.PublishProgramResponse(
-                program=convert.program_message(program),  # type: ignore[arg-type]
-                created=created,
+                program=convert.program_message(program), created=created
             )
 
         result = await programs.publish_program(
