@@ -11,6 +11,7 @@ from dancu.welfare.v1 import welfare_service_pb2 as pb
 from services.kit.protoconv import date_to_proto, timestamp_to_proto
 from services.kit.request_reading import FieldReader
 from services.welfare.domain.model import (
+    DEFAULT_REVIEW_DAYS,
     Assessment,
     BeneficiaryKind,
     Benefit,
@@ -70,7 +71,7 @@ def program_draft(message: wpb.Program) -> Program:
             Clause(c.name.strip(), c.description.strip(), c.expression.strip())
             for c in message.clauses
         ),
-        review_days=message.review_days or 15,
+        review_days=message.review_days or DEFAULT_REVIEW_DAYS,
         example=message.example,
     )
 

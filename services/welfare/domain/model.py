@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Ages, benefit periods and program validity follow the country's calendar, whatever the
 # server's zone (Vietnam keeps UTC+7 all year).
@@ -103,27 +103,10 @@ class Program:
 
     def same_content(self, other: Program) -> bool:
         """Equal but for version and publication: publishing it again changes nothing."""
-        return (
-            self.name,
-            self.legal_basis,
-            self.valid_from,
-            self.valid_to,
-            self.benefit,
-            self.beneficiary,
-            self.clauses,
-            self.review_days,
-            self.example,
-        ) == (
-            other.name,
-            other.legal_basis,
-            other.valid_from,
-            other.valid_to,
-            other.benefit,
-            other.beneficiary,
-            other.clauses,
-            other.review_days,
-            other.example,
-        )
+        return self.content() == other.content()
+
+    def content(self) -> Program:
+        return replace(self, version=0, published_at=None, published_by="")
 
 
 @dataclass(frozen=True)
