@@ -94,9 +94,11 @@ def _not_found() -> NotFound:
     return NotFound("RESIDENT_NOT_FOUND", "no such resident")
 
 
-def visible(identity: Identity, person: Person | None) -> Person:
-    """The person, when the caller may see them; else as if unknown."""
-    if person is None or not (identity.nationwide or person.wards & identity.wards):
+def visible(identity: Identity | None, person: Person | None) -> Person:
+    """The person, when the caller may see them (None: anyone may); else as if unknown."""
+    if person is None:
+        raise _not_found()
+    if identity is not None and not (identity.nationwide or person.wards & identity.wards):
         raise _not_found()
     return person
 
@@ -113,12 +115,12 @@ class Claim:
 
 
 async def gather(
-    svc: WelfareService, identity: Identity, beneficiary_id: str, subject_id: str
+    svc: WelfareService, identity: Identity | None, beneficiary_id: str, subject_id: str
 ) -> Claim:
     """The people of a claim from the registry, then (once the caller may see the
     beneficiary) the subject's case history and, for a survivor's claim, the subject's
     household; calls that do not depend on each other are made concurrently. ``subject_id``
-    equals ``beneficiary_id`` for self programs."""
+    equals ``beneficiary_id`` for self programs. ``identity`` None: no ward scope."""
     if subject_id == beneficiary_id:
         beneficiary = visible(identity, await svc.registry.person(beneficiary_id))
         return Claim(beneficiary, beneficiary, (), await svc.case_status.history(subject_id))

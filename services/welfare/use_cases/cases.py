@@ -313,20 +313,18 @@ async def record_payment(
         if replayed is not None:
             return replayed
         case = await _case(uow, identity, case_id)
+        if not lifecycle.already_paid(case, reference):
+            if case.state is not CaseState.APPROVED:
+                raise lifecycle.illegal(case, "paid (only approved cases are)")
+            await _recheck(svc, uow, case)
+            # Locked only now, after the registry and case status answered; a concurrent
+            # payment under the same reference may have been recorded meanwhile.
+            case = await _case(uow, identity, case_id, for_update=True)
         if lifecycle.already_paid(case, reference):
             await uow.complete(key, encode(case))
             await uow.audit(
                 AuditEvent(method, CASE, resource_ids(case), "already_paid", key.request_id)
             )
-            await uow.commit()
-            return case
-        if case.state is not CaseState.APPROVED:
-            raise lifecycle.illegal(case, "paid (only approved cases are)")
-        await _recheck(svc, uow, identity, case)
-        # Locked only now, after the registry and case status answered.
-        case = await _case(uow, identity, case_id, for_update=True)
-        if lifecycle.already_paid(case, reference):
-            await uow.complete(key, encode(case))
             await uow.commit()
             return case
         paid = lifecycle.pay(case, reference, actor(identity), svc.clock.now())
@@ -337,12 +335,12 @@ async def record_payment(
         return paid
 
 
-async def _recheck(
-    svc: WelfareService, uow: UnitOfWork, identity: Identity, case: BenefitCase
-) -> None:
+async def _recheck(svc: WelfareService, uow: UnitOfWork, case: BenefitCase) -> None:
     program = await uow.welfare.program(case.program_code, case.program_version)
     assert program is not None  # versions are never deleted
-    claim = await gather(svc, identity, case.beneficiary_id, case.subject_id)
+    # The caller may see the case (its ward); where the beneficiary lives today does not
+    # decide whether the payment may go ahead, so the facts are read without ward scope.
+    claim = await gather(svc, None, case.beneficiary_id, case.subject_id)
     if claim.beneficiary.deceased:
         raise PreconditionFailed(
             "BENEFICIARY_DECEASED", "the beneficiary is recorded as deceased; payment blocked"
