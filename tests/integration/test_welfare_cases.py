@@ -437,3 +437,26 @@ async def test_two_survivors_claiming_the_funeral_support_at_once_get_one_case(
     assert len(opened) == 1
     assert len(refused) == 1
     assert rich_error(refused[0]).reason == "NOT_ELIGIBLE"
+
+
+async def test_a_decision_on_a_case_changed_since_it_was_read_is_aborted(
+    registrar: RegistryServiceAsyncStub,
+    cdc: CaseStatusServiceAsyncStub,
+    officer: WelfareServiceAsyncStub,
+    checker: WelfareServiceAsyncStub,
+) -> None:
+    citizen_id = await _f0_resident(registrar, cdc)
+    read = (await officer.OpenBenefitCase(open_request(MEAL_SUPPORT, citizen_id))).benefit_case
+    # Someone takes the case for review after the checker read it.
+    assigned = (await officer.AssignBenefitCase(_assign(read.case_id))).benefit_case
+
+    stale = _decide(read.case_id)
+    stale.etag = read.etag
+    error = await expect_error(checker.DecideBenefitCase(stale), grpc.StatusCode.ABORTED)
+    current = _decide(read.case_id)
+    current.etag = assigned.etag
+    decided = (await checker.DecideBenefitCase(current)).benefit_case
+
+    assert (read.etag, assigned.etag, decided.etag) == ('W/"1"', 'W/"2"', 'W/"3"')
+    assert error.reason == "ETAG_MISMATCH"
+    assert decided.state == wpb.CASE_STATE_APPROVED

@@ -137,6 +137,7 @@ def _case(row: Any, history: Sequence[Transition] = ()) -> BenefitCase:
         due_at=row.due_at,
         updated_at=row.updated_at,
         history=tuple(history),
+        version=row.version,
     )
 
 
@@ -158,6 +159,7 @@ def _case_values(case: BenefitCase) -> dict[str, Any]:
         "decision_reason": case.decision_reason,
         "payment_reference": case.payment_reference,
         "updated_at": case.updated_at,
+        "version": case.version,
     }
 
 

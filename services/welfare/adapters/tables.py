@@ -75,6 +75,8 @@ benefit_cases = Table(
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("due_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # 1 when opened, +1 per transition: the source of the etag W/"<version>".
+    Column("version", Integer, nullable=False),
     # One active claim per program, beneficiary and subject: opening it twice finds the first.
     # States 4 and 6 are REJECTED and WITHDRAWN.
     Index(

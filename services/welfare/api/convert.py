@@ -171,6 +171,7 @@ def case_message(case: BenefitCase, *, full: bool = True) -> wpb.BenefitCase:
         open_time=timestamp_to_proto(case.opened_at),
         due_time=timestamp_to_proto(case.due_at),
         update_time=timestamp_to_proto(case.updated_at),
+        etag=case.etag,
     )
     if full:
         message.assessment.CopyFrom(assessment_message(case.assessment))

@@ -170,6 +170,7 @@ class WelfareServicer(pb_grpc.WelfareServiceServicer):
             lambda c: pb.AssignBenefitCaseResponse(
                 benefit_case=convert.case_message(c)
             ).SerializeToString(),
+            request.etag.strip(),
         )
         if isinstance(result, StoredResponse):
             return pb.AssignBenefitCaseResponse.FromString(result.data)
@@ -193,6 +194,7 @@ class WelfareServicer(pb_grpc.WelfareServiceServicer):
             lambda c: pb.DecideBenefitCaseResponse(
                 benefit_case=convert.case_message(c)
             ).SerializeToString(),
+            request.etag.strip(),
         )
         if isinstance(result, StoredResponse):
             return pb.DecideBenefitCaseResponse.FromString(result.data)
@@ -229,6 +231,7 @@ class WelfareServicer(pb_grpc.WelfareServiceServicer):
             lambda c: pb.WithdrawBenefitCaseResponse(
                 benefit_case=convert.case_message(c)
             ).SerializeToString(),
+            request.etag.strip(),
         )
         if isinstance(result, StoredResponse):
             return pb.WithdrawBenefitCaseResponse.FromString(result.data)

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
-from services.kit.errors import FieldViolation, Forbidden, InvalidInput, PreconditionFailed
+from services.kit.errors import (
+    ConcurrentChange,
+    FieldViolation,
+    Forbidden,
+    InvalidInput,
+    PreconditionFailed,
+)
 from services.welfare.domain.model import Actor, BenefitCase, CaseState, Transition
 
 MAX_REASON_LENGTH = 2000
@@ -28,10 +35,24 @@ def illegal(case: BenefitCase, step: str) -> PreconditionFailed:
 
 
 def _move(
-    case: BenefitCase, to: CaseState, actor: Actor, now: dt.datetime, reason: str, **fields: object
+    case: BenefitCase, to: CaseState, actor: Actor, now: dt.datetime, reason: str, **fields: Any
 ) -> BenefitCase:
+    """The case in state ``to`` with the transition recorded; ``fields``: the text fields the
+    step sets (assignee, decision, payment reference)."""
     step = Transition(case.state, to, actor, now, reason)
-    return replace(case, state=to, updated_at=now, history=(*case.history, step), **fields)  # type: ignore[arg-type]
+    return replace(
+        replace(case, **fields),
+        state=to,
+        updated_at=now,
+        history=(*case.history, step),
+        version=case.version + 1,
+    )
+
+
+def check_etag(case: BenefitCase, etag: str) -> None:
+    """A stale etag (the case changed since the caller read it) refuses the change."""
+    if etag and etag != case.etag:
+        raise ConcurrentChange("ETAG_MISMATCH", "the case changed since it was read")
 
 
 def require_reason(reason: str, field: str = "reason") -> str:

@@ -182,6 +182,12 @@ class BenefitCase:
     due_at: dt.datetime
     updated_at: dt.datetime
     history: tuple[Transition, ...] = ()
+    # 1 when opened, +1 per transition.
+    version: int = 1
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version}"'
 
     def overdue(self, now: dt.datetime) -> bool:
         return self.state.awaiting_decision and now > self.due_at

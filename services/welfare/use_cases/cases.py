@@ -217,14 +217,17 @@ async def _change(
     key: IdempotencyKey,
     encode: ResultEncoder[BenefitCase],
     step: Callable[[BenefitCase, dt.datetime], BenefitCase],
+    etag: str = "",
 ) -> BenefitCase | StoredResponse:
-    """Loads the case FOR UPDATE, applies ``step(case, now)``, stores and records it."""
+    """Loads the case FOR UPDATE, checks ``etag`` when given, applies ``step(case, now)``,
+    stores and records it."""
     _check_case_id(case_id)
     async with transaction(svc, identity, method, CASE, [case_id], key.request_id) as uow:
         replayed = await replay(uow, method, key, CASE, [case_id])
         if replayed is not None:
             return replayed
         case = await _case(uow, identity, case_id, for_update=True)
+        lifecycle.check_etag(case, etag)
         changed = step(case, svc.clock.now())
         await uow.welfare.save_case(changed)
         await uow.complete(key, encode(changed))
@@ -240,6 +243,7 @@ async def assign_case(
     assignee: str,
     key: IdempotencyKey,
     encode: ResultEncoder[BenefitCase],
+    etag: str = "",
 ) -> BenefitCase | StoredResponse:
     who = assignee or identity.subject
     return await _change(
@@ -250,6 +254,7 @@ async def assign_case(
         key,
         encode,
         lambda case, now: lifecycle.assign(case, who, actor(identity), now),
+        etag,
     )
 
 
@@ -261,6 +266,7 @@ async def decide_case(
     reason: str,
     key: IdempotencyKey,
     encode: ResultEncoder[BenefitCase],
+    etag: str = "",
 ) -> BenefitCase | StoredResponse:
     lifecycle.require_reason(reason)
     return await _change(
@@ -271,6 +277,7 @@ async def decide_case(
         key,
         encode,
         lambda case, now: lifecycle.decide(case, approve, reason, actor(identity), now),
+        etag,
     )
 
 
@@ -281,6 +288,7 @@ async def withdraw_case(
     reason: str,
     key: IdempotencyKey,
     encode: ResultEncoder[BenefitCase],
+    etag: str = "",
 ) -> BenefitCase | StoredResponse:
     lifecycle.require_reason(reason)
     return await _change(
@@ -291,6 +299,7 @@ async def withdraw_case(
         key,
         encode,
         lambda case, now: lifecycle.withdraw(case, reason, actor(identity), now),
+        etag,
     )
 
 

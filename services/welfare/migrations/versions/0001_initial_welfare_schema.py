@@ -58,6 +58,7 @@ def upgrade() -> None:
     sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('case_id')
     )
     op.create_index('benefit_cases_active_claim', 'benefit_cases', ['program_code', 'beneficiary_id', 'subject_id'], unique=True, postgresql_where=sa.text('state NOT IN (4, 6)'))

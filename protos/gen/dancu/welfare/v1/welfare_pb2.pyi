@@ -492,6 +492,7 @@ class BenefitCase(_message.Message):
     DUE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     program_code: _builtins.str
     program_version: _builtins.int
@@ -513,6 +514,10 @@ class BenefitCase(_message.Message):
     """The amount approved (the assessment's entitlement)."""
     payment_reference: _builtins.str
     """Set once paid: the payment's reference (one payment per case)."""
+    etag: _builtins.str
+    """Changes with every transition (AIP-154); give it back on Assign, Decide and Withdraw to
+    act only on the case as read.
+    """
     @_builtins.property
     def assessment(self) -> Global___Assessment:
         """The assessment made when the case was opened."""
@@ -551,10 +556,11 @@ class BenefitCase(_message.Message):
         due_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         history: _abc.Iterable[Global___Transition] | None = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["assessment", b"assessment", "due_time", b"due_time", "open_time", b"open_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_vnd", b"amount_vnd", "assessed_by", b"assessed_by", "assessment", b"assessment", "assignee", b"assignee", "beneficiary_citizen_id", b"beneficiary_citizen_id", "case_id", b"case_id", "decided_by", b"decided_by", "decision_reason", b"decision_reason", "due_time", b"due_time", "history", b"history", "open_time", b"open_time", "opened_by", b"opened_by", "payment_reference", b"payment_reference", "program_code", b"program_code", "program_version", b"program_version", "state", b"state", "subject_citizen_id", b"subject_citizen_id", "update_time", b"update_time", "ward_code", b"ward_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_vnd", b"amount_vnd", "assessed_by", b"assessed_by", "assessment", b"assessment", "assignee", b"assignee", "beneficiary_citizen_id", b"beneficiary_citizen_id", "case_id", b"case_id", "decided_by", b"decided_by", "decision_reason", b"decision_reason", "due_time", b"due_time", "etag", b"etag", "history", b"history", "open_time", b"open_time", "opened_by", b"opened_by", "payment_reference", b"payment_reference", "program_code", b"program_code", "program_version", b"program_version", "state", b"state", "subject_citizen_id", b"subject_citizen_id", "update_time", b"update_time", "ward_code", b"ward_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -434,21 +434,25 @@ class AssignBenefitCaseRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     CASE_ID_FIELD_NUMBER: _builtins.int
     ASSIGNEE_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Idempotency key (AIP-155)."""
     case_id: _builtins.str
     assignee: _builtins.str
     """The officer's subject; empty: the caller."""
+    etag: _builtins.str
+    """The case's etag as read; a stale one is ABORTED (empty: no check)."""
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         case_id: _builtins.str = ...,
         assignee: _builtins.str = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "case_id", b"case_id", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee", "case_id", b"case_id", "etag", b"etag", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -482,12 +486,15 @@ class DecideBenefitCaseRequest(_message.Message):
     CASE_ID_FIELD_NUMBER: _builtins.int
     DECISION_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Idempotency key (AIP-155): a workflow derives it from its id and step."""
     case_id: _builtins.str
     decision: Global___Decision.ValueType
     reason: _builtins.str
     """Required: why (recorded in the history)."""
+    etag: _builtins.str
+    """The case's etag as read; a stale one is ABORTED (empty: no check)."""
     def __init__(
         self,
         *,
@@ -495,10 +502,11 @@ class DecideBenefitCaseRequest(_message.Message):
         case_id: _builtins.str = ...,
         decision: Global___Decision.ValueType = ...,
         reason: _builtins.str = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "decision", b"decision", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "decision", b"decision", "etag", b"etag", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -580,21 +588,25 @@ class WithdrawBenefitCaseRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     CASE_ID_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Idempotency key (AIP-155)."""
     case_id: _builtins.str
     reason: _builtins.str
     """Required: why."""
+    etag: _builtins.str
+    """The case's etag as read; a stale one is ABORTED (empty: no check)."""
     def __init__(
         self,
         *,
         request_id: _builtins.str = ...,
         case_id: _builtins.str = ...,
         reason: _builtins.str = ...,
+        etag: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "etag", b"etag", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
