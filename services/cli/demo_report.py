@@ -37,6 +37,7 @@ class Endpoints:
     registry: str
     case_status: str
     alerts: str
+    welfare: str
     # Service name -> its database URL.
     databases: dict[str, str]
 
@@ -47,6 +48,7 @@ def print_welcome(endpoints: Endpoints, tokens: dict[str, Path]) -> None:
     print(f"  registry    (gRPC, plaintext): {endpoints.registry}")
     print(f"  case_status (gRPC, plaintext): {endpoints.case_status}")
     print(f"  alerts      (gRPC, plaintext): {endpoints.alerts}")
+    print(f"  welfare     (gRPC, plaintext): {endpoints.welfare}")
     for service, url in endpoints.databases.items():
         print(f"  {service} database: {url}")
     sample = _sample_resident(endpoints.databases["registry"])
@@ -77,6 +79,7 @@ def print_welcome(endpoints: Endpoints, tokens: dict[str, Path]) -> None:
             f"      {endpoints.case_status} dancu.case_status.v1.CaseStatusService/GetCaseStatus"
         )
         _print_alerts_examples(endpoints.alerts, citizen_id, tokens)
+        _print_welfare(endpoints.welfare, tokens, citizen_id)
     print("\n  Ctrl-C stops everything.\n", flush=True)
 
 
@@ -105,3 +108,22 @@ def _print_alerts_examples(address: str, citizen_id: str, tokens: dict[str, Path
         f'      -d \'{{"ward_code": "00070"}}\' \\\n'
         f"      {address} dancu.alerts.v1.AlertsService/ListAlerts"
     )
+
+
+def _print_welfare(address: str, tokens: dict[str, Path], citizen_id: str) -> None:
+    officer = tokens["welfare-officer"]
+    print(
+        f'    grpcurl -plaintext -H "authorization: Bearer $(cat {officer})" \\\n'
+        f"      {address} dancu.welfare.v1.WelfareService/ListPrograms"
+    )
+    print(
+        f'    grpcurl -plaintext -H "authorization: Bearer $(cat {officer})" \\\n'
+        f'      -d \'{{"beneficiary_citizen_id": "{citizen_id}"}}\' \\\n'
+        f"      {address} dancu.welfare.v1.WelfareService/CheckEligibility"
+    )
+    print("\n  welfare officers (maker: welfare-officer, checker: welfare-checker):")
+    print(f"    dancu welfare check {citizen_id}")
+    print("    dancu welfare queue --state open")
+    print("    dancu welfare show CASE_ID")
+    print("    dancu welfare assign CASE_ID --persona welfare-checker")
+    print("    dancu welfare decide CASE_ID --approve --reason '...' --persona welfare-checker")

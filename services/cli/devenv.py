@@ -63,6 +63,28 @@ PERSONAS: dict[str, Identity] = {
         EVERY_WARD,
         "epidemic-control",
     ),
+    # Two officers, so that one opens a benefit case and the other decides it (maker-checker).
+    "welfare-officer": Identity(
+        "officer.welfare1",
+        "so-lao-dong-ha-noi",
+        frozenset({"welfare_officer"}),
+        EVERY_WARD,
+        "social-support",
+    ),
+    "welfare-checker": Identity(
+        "officer.welfare2",
+        "so-lao-dong-ha-noi",
+        frozenset({"welfare_officer"}),
+        EVERY_WARD,
+        "social-support",
+    ),
+    "welfare-supervisor": Identity(
+        "supervisor.welfare",
+        "so-lao-dong-ha-noi",
+        frozenset({"welfare_supervisor"}),
+        EVERY_WARD,
+        "social-support",
+    ),
     "service": Identity(
         "dancu-internal",
         "dancu",

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from services.cli import devenv, import_list, postgres
+from services.cli import devenv, import_list, postgres, welfare
 from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
 from services.kit.migrations import MigrationSet
@@ -17,6 +17,7 @@ DEFAULT_DEMO_POPULATION = 20_000
 DEFAULT_REGISTRY_PORT = 50051
 DEFAULT_CASE_STATUS_PORT = 50052
 DEFAULT_ALERTS_PORT = 50053
+DEFAULT_WELFARE_PORT = 50054
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,9 +61,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     import_list.add_arguments(import_list_parser)
 
+    welfare_parser = commands.add_parser(
+        "welfare", help="a welfare officer's queue, cases with their eligibility, decisions"
+    )
+    welfare.add_arguments(welfare_parser)
+
     args = parser.parse_args(argv)
     if args.command == "import-list":
         return import_list.main(args)
+    if args.command == "welfare":
+        return welfare.main(args)
     if args.command == "start":
         return _start(args)
     if args.command == "migrate":
@@ -113,6 +121,13 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
+    from services.cli.welfare_examples import AmountInvalid, amounts_from
+
+    try:
+        amounts_from(os.environ)
+    except AmountInvalid as problem:
+        print(problem, file=sys.stderr)
+        return 2
     env = devenv.DevEnv.from_env()
     env.ensure_keys()
     if args.database_server_url:
@@ -170,7 +185,27 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
             "DANCU_ALERTS_SERVICE_TOKEN_FILE": str(tokens["service"]),
         },
     )
-    endpoints = Endpoints(registry.address, case_status.address, alerts.address, urls)
-    return run_until_signalled(
-        [registry, case_status, alerts], on_ready=lambda: print_welcome(endpoints, tokens)
+    welfare_port = int(os.environ.get("DANCU_WELFARE_PORT", DEFAULT_WELFARE_PORT))
+    welfare_service = Child(
+        "welfare",
+        f"127.0.0.1:{welfare_port}",
+        {
+            **public_key,
+            "DANCU_WELFARE_DATABASE_URL": urls["welfare"],
+            "DANCU_WELFARE_PORT": str(welfare_port),
+            "DANCU_WELFARE_REGISTRY_ADDRESS": registry.address,
+            "DANCU_WELFARE_CASE_STATUS_ADDRESS": case_status.address,
+            "DANCU_WELFARE_SERVICE_TOKEN_FILE": str(tokens["service"]),
+        },
     )
+    endpoints = Endpoints(
+        registry.address, case_status.address, alerts.address, welfare_service.address, urls
+    )
+
+    def ready() -> None:
+        from services.cli.welfare_examples import publish_examples
+
+        publish_examples(welfare_service.address, tokens["welfare-supervisor"])
+        print_welcome(endpoints, tokens)
+
+    return run_until_signalled([registry, case_status, alerts, welfare_service], on_ready=ready)

@@ -15,6 +15,7 @@ SERVICE_DATABASES = {
     "registry": "dancu_registry",
     "case_status": "dancu_case_status",
     "alerts": "dancu_alerts",
+    "welfare": "dancu_welfare",
 }
 
 

@@ -44,12 +44,14 @@ class Suite:
         address: str,
         case_status: str,
         alerts: str,
+        welfare: str,
     ) -> None:
         self.process = process
         self.home = home
         self.address = address
         self.case_status = case_status
         self.alerts = alerts
+        self.welfare = welfare
         self.output: list[str] = []
 
     def wait_until_up(self) -> None:
@@ -82,13 +84,15 @@ class Suite:
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     home = tmp_path_factory.mktemp("dancu-home")
-    port, case_status_port, alerts_port = _free_port(), _free_port(), _free_port()
+    port, case_status_port = _free_port(), _free_port()
+    alerts_port, welfare_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "DANCU_HOME": str(home),
         "DANCU_REGISTRY_PORT": str(port),
         "DANCU_CASE_STATUS_PORT": str(case_status_port),
         "DANCU_ALERTS_PORT": str(alerts_port),
+        "DANCU_WELFARE_PORT": str(welfare_port),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DANCU_DATABASE_SERVER_URL", None)
@@ -105,6 +109,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         f"127.0.0.1:{port}",
         f"127.0.0.1:{case_status_port}",
         f"127.0.0.1:{alerts_port}",
+        f"127.0.0.1:{welfare_port}",
     )
     try:
         running.wait_until_up()
@@ -254,6 +259,38 @@ def test_a_checkpoint_scan_warns_once_the_resident_is_flagged(suite: Suite) -> N
     assert [a["scan_id"] for a in listed["alerts"]] == [after["scan_id"]]
 
 
+def test_welfare_serves_the_example_programs_and_the_printed_check(suite: Suite) -> None:
+    printed = "".join(suite.output)
+    match = re.search(r'"beneficiary_citizen_id": "(\d{12})"', printed)
+    assert match, "the welcome text shows a CheckEligibility example"
+    token = (suite.home / "tokens" / "welfare-officer.jwt").read_text().strip()
+    programs = json.loads(
+        suite.grpcurl(suite.welfare, "dancu.welfare.v1.WelfareService/ListPrograms", token=token)
+    )
+    reply = json.loads(
+        suite.grpcurl(
+            "-d",
+            json.dumps({"beneficiary_citizen_id": match.group(1)}),
+            suite.welfare,
+            "dancu.welfare.v1.WelfareService/CheckEligibility",
+            token=token,
+        )
+    )
+    assert sorted(p["code"] for p in programs["programs"]) == [
+        "CHILD_F0_F1_ONE_TIME",
+        "COVID_FUNERAL_SUPPORT",
+        "MEAL_SUPPORT_F0_F1",
+        "ORPHAN_MONTHLY_SUPPORT",
+    ]
+    assert all(p["example"] for p in programs["programs"])
+    # The self programs, each explained clause by clause.
+    assert {a["program_code"] for a in reply["assessments"]} == {
+        "CHILD_F0_F1_ONE_TIME",
+        "MEAL_SUPPORT_F0_F1",
+    }
+    assert all(a["clauses"][0]["name"] == "program_in_force" for a in reply["assessments"])
+
+
 def test_sigint_stops_every_process(suite: Suite) -> None:
     parent = psutil.Process(suite.process.pid)
     started = parent.children(recursive=True)
@@ -261,6 +298,7 @@ def test_sigint_stops_every_process(suite: Suite) -> None:
     assert any("services.registry" in c for c in commands)
     assert any("services.case_status" in c for c in commands)
     assert any("services.alerts" in c for c in commands)
+    assert any("services.welfare" in c for c in commands)
     suite.process.send_signal(signal.SIGINT)
     assert suite.process.wait(60) == 0
     _, alive = psutil.wait_procs(started, timeout=30)

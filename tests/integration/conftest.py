@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import pytest
+from dancu.welfare.v1 import welfare_service_pb2 as welfare_pb
 from temporalio.testing import WorkflowEnvironment
 
 from services.alerts.main import build_server as build_alerts_server
@@ -26,6 +27,11 @@ from services.kit.db import create_engine
 from services.kit.server import Server
 from services.registry.main import build_server, open_registry
 from services.registry.migrations import MIGRATIONS
+from services.welfare.api.convert import program_message
+from services.welfare.domain.examples import example_programs
+from services.welfare.main import build_server as build_welfare_server
+from services.welfare.main import open_welfare
+from services.welfare.migrations import MIGRATIONS as WELFARE_MIGRATIONS
 from tests.integration.alerts_client import AlertsClients
 from tests.integration.case_status_client import CDC, CaseStatusClients
 from tests.integration.registry_client import (
@@ -39,6 +45,10 @@ from tests.integration.registry_client import (
     RegistryClients,
     RegistryDatabase,
 )
+from tests.integration.welfare_client import CHECKER as WELFARE_CHECKER
+from tests.integration.welfare_client import OFFICER as WELFARE_OFFICER
+from tests.integration.welfare_client import SUPERVISOR as WELFARE_SUPERVISOR
+from tests.integration.welfare_client import WelfareClients
 from tests.support.postgres import DatabaseFactory
 from tests.support.temporal import time_skipping_server
 
@@ -46,6 +56,7 @@ if TYPE_CHECKING:
     from dancu.alerts.v1.alerts_service_pb2_grpc import AlertsServiceAsyncStub
     from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub
     from dancu.registry.v1.registry_service_pb2_grpc import RegistryServiceAsyncStub
+    from dancu.welfare.v1.welfare_service_pb2_grpc import WelfareServiceAsyncStub
 
 
 @pytest.fixture(scope="session")
@@ -285,3 +296,87 @@ async def alerts_db(alerts_database_url: str) -> AsyncIterator[RegistryDatabase]
 def delivery(alerts_clients: AlertsClients) -> AlertsServiceAsyncStub:
     """The caller delivering case-status events (a dancu service, nationwide)."""
     return alerts_clients.alerts_stub(SERVICE_CALLER)
+
+
+# --- welfare -------------------------------------------------------------------------------
+# The welfare server on its own fresh database, asking the session's registry and case-status
+# servers for facts with a service token; the example programs are published once.
+
+
+@pytest.fixture(scope="session")
+def welfare_database_url(fresh_database_url: DatabaseFactory) -> str:
+    url = fresh_database_url("welfare")
+    WELFARE_MIGRATIONS.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def welfare_server(
+    welfare_database_url: str,
+    registry_server: Server,
+    case_status_server: Server,
+    signing_key: bytes,
+    token_issuer: TokenIssuer,
+) -> AsyncIterator[Server]:
+    engine = create_engine(welfare_database_url, pool_size=5)
+    token = token_issuer.issue(SERVICE_CALLER, ttl_seconds=6 * 3600)
+    try:
+        async with open_welfare(
+            engine,
+            f"127.0.0.1:{registry_server.port}",
+            f"127.0.0.1:{case_status_server.port}",
+            token,
+        ) as svc:
+            verifier = TokenVerifier(public_key_pem(signing_key))
+            server = build_welfare_server(svc, verifier, "127.0.0.1:0")
+            await server.start()
+            try:
+                yield server
+            finally:
+                await server.stop(1.0)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def welfare_clients(
+    welfare_server: Server, token_issuer: TokenIssuer
+) -> AsyncIterator[WelfareClients]:
+    clients = WelfareClients(f"127.0.0.1:{welfare_server.port}", token_issuer)
+    try:
+        for program in example_programs():
+            await clients.welfare_stub(WELFARE_SUPERVISOR).PublishProgram(
+                welfare_pb.PublishProgramRequest(
+                    request_id=f"examples-{program.code}", program=program_message(program)
+                )
+            )
+        yield clients
+    finally:
+        await clients.close()
+
+
+@pytest.fixture(scope="session")
+async def welfare_db(welfare_database_url: str) -> AsyncIterator[RegistryDatabase]:
+    """Direct SQL on the welfare database (the same helper: audit_log, outbox...)."""
+    database = await RegistryDatabase.connect(welfare_database_url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def officer(welfare_clients: WelfareClients) -> WelfareServiceAsyncStub:
+    """A nationwide welfare officer: the maker."""
+    return welfare_clients.welfare_stub(WELFARE_OFFICER)
+
+
+@pytest.fixture
+def checker(welfare_clients: WelfareClients) -> WelfareServiceAsyncStub:
+    """Another nationwide welfare officer: the checker."""
+    return welfare_clients.welfare_stub(WELFARE_CHECKER)
+
+
+@pytest.fixture
+def supervisor(welfare_clients: WelfareClients) -> WelfareServiceAsyncStub:
+    return welfare_clients.welfare_stub(WELFARE_SUPERVISOR)

@@ -1,0 +1,5 @@
+import sys
+
+from services.welfare.main import main
+
+sys.exit(main())

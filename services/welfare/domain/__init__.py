@@ -1,0 +1,1 @@
+"""Welfare domain: programs as data, facts, explained eligibility, benefit cases."""

@@ -1,0 +1,125 @@
+"""The benefit-case lifecycle: open → in review → approved → paid, or rejected / withdrawn.
+
+Every change returns a new case with the transition appended (who, when, why). A step the
+current state does not allow is a precondition failure, never a silent no-op, except where
+repeating a finished step is how a retrying caller learns it is done (the same payment
+reference recorded again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from typing import Any
+
+from services.kit.errors import (
+    ConcurrentChange,
+    FieldViolation,
+    Forbidden,
+    InvalidInput,
+    PreconditionFailed,
+)
+from services.welfare.domain.model import Actor, BenefitCase, CaseState, Transition
+
+MAX_REASON_LENGTH = 2000
+MAX_REFERENCE_LENGTH = 128
+MAX_SUBJECT_LENGTH = 128
+
+S = CaseState
+
+
+def illegal(case: BenefitCase, step: str) -> PreconditionFailed:
+    return PreconditionFailed(
+        "ILLEGAL_TRANSITION", f"a case in state {case.state.name} cannot be {step}"
+    )
+
+
+def _move(
+    case: BenefitCase, to: CaseState, actor: Actor, now: dt.datetime, reason: str, **fields: Any
+) -> BenefitCase:
+    """The case in state ``to`` with the transition recorded; ``fields``: the text fields the
+    step sets (assignee, decision, payment reference)."""
+    step = Transition(case.state, to, actor, now, reason)
+    return replace(
+        replace(case, **fields),
+        state=to,
+        updated_at=now,
+        history=(*case.history, step),
+        version=case.version + 1,
+    )
+
+
+def check_etag(case: BenefitCase, etag: str) -> None:
+    """A stale etag (the case changed since the caller read it) refuses the change."""
+    if etag and etag != case.etag:
+        raise ConcurrentChange("ETAG_MISMATCH", "the case changed since it was read")
+
+
+def require_reason(reason: str, field: str = "reason") -> str:
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput(
+            [FieldViolation(field, "REASON_REQUIRED", f"give 1 to {MAX_REASON_LENGTH} characters")]
+        )
+    return reason
+
+
+def assign(case: BenefitCase, assignee: str, actor: Actor, now: dt.datetime) -> BenefitCase:
+    """An open case goes into review; a case in review changes hands."""
+    if not assignee or len(assignee) > MAX_SUBJECT_LENGTH or not assignee.isprintable():
+        raise InvalidInput([FieldViolation("assignee", "ASSIGNEE_INVALID", "is not a subject")])
+    if not case.state.awaiting_decision:
+        raise illegal(case, "assigned")
+    return _move(case, S.IN_REVIEW, actor, now, f"assigned to {assignee}", assignee=assignee)
+
+
+def decide(
+    case: BenefitCase, approve: bool, reason: str, actor: Actor, now: dt.datetime
+) -> BenefitCase:
+    """Maker-checker: the officer who opened or assessed a case may not decide it."""
+    reason = require_reason(reason)
+    if case.state is not S.IN_REVIEW:
+        raise illegal(case, "decided (assign it for review first)")
+    if actor.subject in (case.opened_by.subject, case.assessed_by):
+        raise Forbidden(
+            "DECIDER_IS_MAKER", "a case must be decided by an officer who did not open or assess it"
+        )
+    to = S.APPROVED if approve else S.REJECTED
+    return _move(case, to, actor, now, reason, decided_by=actor.subject, decision_reason=reason)
+
+
+def require_reference(reference: str) -> str:
+    reference = reference.strip()
+    if not reference or len(reference) > MAX_REFERENCE_LENGTH or not reference.isprintable():
+        raise InvalidInput(
+            [
+                FieldViolation(
+                    "payment_reference",
+                    "PAYMENT_REFERENCE_INVALID",
+                    f"give 1 to {MAX_REFERENCE_LENGTH} printable characters",
+                )
+            ]
+        )
+    return reference
+
+
+def already_paid(case: BenefitCase, reference: str) -> bool:
+    """True when this very payment is recorded; another payment of a paid case is refused."""
+    if case.state is not S.PAID:
+        return False
+    if case.payment_reference != reference:
+        raise PreconditionFailed("ALREADY_PAID", "the case was paid under another reference")
+    return True
+
+
+def pay(case: BenefitCase, reference: str, actor: Actor, now: dt.datetime) -> BenefitCase:
+    if case.state is not S.APPROVED:
+        raise illegal(case, "paid (only approved cases are)")
+    return _move(case, S.PAID, actor, now, f"payment {reference}", payment_reference=reference)
+
+
+def withdraw(case: BenefitCase, reason: str, actor: Actor, now: dt.datetime) -> BenefitCase:
+    reason = require_reason(reason)
+    if not case.state.awaiting_decision:
+        raise illegal(case, "withdrawn")
+    return _move(case, S.WITHDRAWN, actor, now, reason)
