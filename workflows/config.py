@@ -11,6 +11,12 @@ PREFIX = "DANCU_WORKFLOWS_"
 DEFAULT_TEMPORAL_ADDRESS = "127.0.0.1:7233"
 DEFAULT_CASE_STATUS_ADDRESS = "127.0.0.1:50052"
 DEFAULT_ALERTS_ADDRESS = "127.0.0.1:50053"
+DEFAULT_REGISTRY_ADDRESS = "127.0.0.1:50051"
+DEFAULT_WELFARE_ADDRESS = "127.0.0.1:50054"
+# A benefit case undecided after three days reminds its assignee, after seven reaches a
+# supervisor.
+DEFAULT_BENEFIT_REMIND_AFTER_HOURS = 72
+DEFAULT_BENEFIT_ESCALATE_AFTER_HOURS = 168
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,10 @@ class WorkerSettings:
     alerts_address: str
     # The worker's token (role "service") for calling the services.
     token: str
+    registry_address: str = DEFAULT_REGISTRY_ADDRESS
+    welfare_address: str = DEFAULT_WELFARE_ADDRESS
+    benefit_remind_after_hours: float = DEFAULT_BENEFIT_REMIND_AFTER_HOURS
+    benefit_escalate_after_hours: float = DEFAULT_BENEFIT_ESCALATE_AFTER_HOURS
 
     @staticmethod
     def from_env(env: Env) -> WorkerSettings:
@@ -34,4 +44,12 @@ class WorkerSettings:
             ),
             alerts_address=env.string(f"{PREFIX}ALERTS_ADDRESS", DEFAULT_ALERTS_ADDRESS),
             token=env.bytes_from_file_or_value(f"{PREFIX}TOKEN").decode().strip(),
+            registry_address=env.string(f"{PREFIX}REGISTRY_ADDRESS", DEFAULT_REGISTRY_ADDRESS),
+            welfare_address=env.string(f"{PREFIX}WELFARE_ADDRESS", DEFAULT_WELFARE_ADDRESS),
+            benefit_remind_after_hours=env.number(
+                f"{PREFIX}BENEFIT_REMIND_AFTER_HOURS", DEFAULT_BENEFIT_REMIND_AFTER_HOURS
+            ),
+            benefit_escalate_after_hours=env.number(
+                f"{PREFIX}BENEFIT_ESCALATE_AFTER_HOURS", DEFAULT_BENEFIT_ESCALATE_AFTER_HOURS
+            ),
         )

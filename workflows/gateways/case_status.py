@@ -79,3 +79,23 @@ class CaseStatusGateway:
             )
         except grpc.aio.AioRpcError as error:
             raise final_or_retry(error) from None
+
+    async def record_death(
+        self, citizen_id: str, effective: dt.datetime, agency: str, report_ref: str, request_id: str
+    ) -> str:
+        """Records the outcome DECEASED at ``effective``, sourced to the reporting agency; the
+        recorded event's id. Its status change alerts the wards (the propagation workflow)."""
+        event = cpb.StatusEvent(
+            citizen_id=citizen_id,
+            outcome=cpb.OUTCOME_DECEASED,
+            reason="death from COVID-19 reported",
+            source=cpb.Source(agency=agency or WORKFLOW_AGENCY, report_ref=report_ref),
+        )
+        event.effective_time.FromDatetime(effective)
+        try:
+            response = await self._stub.RecordStatus(
+                pb.RecordStatusRequest(request_id=request_id, event=event)
+            )
+        except grpc.aio.AioRpcError as error:
+            raise final_or_retry(error) from None
+        return str(response.event.event_id)

@@ -1,0 +1,204 @@
+"""The COVID-19 death workflow end to end: the real registry, case status and welfare over
+gRPC, the worker's own workflows and activities on the Temporal test server. A death report
+becomes the outcome DECEASED, a registered death, a benefit case for the surviving spouse and a
+benefit-case workflow that pays it once officers approved it through the welfare API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import TYPE_CHECKING
+
+import pytest
+from dancu.case_status.v1 import case_pb2 as cpb
+from dancu.case_status.v1 import case_status_service_pb2 as cspb
+from dancu.registry.v1 import resident_pb2 as rpb
+from dancu.registry.v1.registry_service_pb2 import GetResidentRequest
+from dancu.welfare.v1 import welfare_pb2 as wpb
+from dancu.welfare.v1 import welfare_service_pb2 as wfpb
+from temporalio import activity
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from services.kit.auth import TokenIssuer
+from services.kit.server import Server
+from services.welfare.domain.examples import FUNERAL
+from tests.integration.registry_client import RegistryDatabase, new_request_id
+from tests.integration.welfare_client import CHECKER, OFFICER, family, record_stay
+from tests.integration.workflow_gateways import service_gateways
+from workflows.benefit_case.models import ASSIGN, DECIDE, Assignment, CaseClosed, Decision
+from workflows.benefit_case.models import workflow_id as benefit_case_id
+from workflows.death.models import (
+    RESOLVE,
+    DeathRecorded,
+    DeathReport,
+    Resolution,
+    workflow_id,
+)
+from workflows.death.starter import Reported, report_death
+from workflows.death.workflow import VIETNAM, CovidDeath
+from workflows.worker import build_worker
+
+if TYPE_CHECKING:
+    from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub
+    from dancu.registry.v1.registry_service_pb2_grpc import RegistryServiceAsyncStub
+    from dancu.welfare.v1.welfare_service_pb2_grpc import WelfareServiceAsyncStub
+
+
+def _report(
+    citizen_id: str, death_date: dt.date, cause: str = "suy hô hấp do COVID-19"
+) -> DeathReport:
+    return DeathReport(
+        citizen_id, death_date.isoformat(), cause, "benh-vien-thanh-nhan", "BV-TN-2021-0815"
+    )
+
+
+async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_paid(
+    time_skipping: WorkflowEnvironment,
+    token_issuer: TokenIssuer,
+    registry_server: Server,
+    case_status_server: Server,
+    alerts_server: Server,
+    welfare_server: Server,
+    registrar: RegistryServiceAsyncStub,
+    cdc: CaseStatusServiceAsyncStub,
+    officer: WelfareServiceAsyncStub,
+    checker: WelfareServiceAsyncStub,
+    welfare_db: RegistryDatabase,
+) -> None:
+    today = dt.datetime.now(VIETNAM).date()
+    father, mother, child = await family(registrar, dt.date(2001, 1, 1))
+    cid = father.citizen_id
+    await record_stay(
+        cdc,
+        cid,
+        cpb.CLASSIFICATION_F0,
+        cpb.CARE_SETTING_HOSPITAL,
+        today - dt.timedelta(days=6),
+        None,
+    )
+    report = _report(cid, today - dt.timedelta(days=1))
+    queue = f"death-{uuid.uuid4().hex}"
+    client = time_skipping.client
+    async with (
+        service_gateways(
+            token_issuer,
+            registry=registry_server,
+            case_status=case_status_server,
+            alerts=alerts_server,
+            welfare=welfare_server,
+        ) as gateways,
+        build_worker(client, gateways, queue),
+    ):
+        reported = await report_death(client, report, queue)
+        handle = client.get_workflow_handle(workflow_id(cid), result_type=DeathRecorded)
+        recorded = await handle.result()
+        progress = await handle.query(CovidDeath.progress)
+        # The same report again, and a conflicting one, after the process finished: neither
+        # starts another; the conflicting one is flagged for review.
+        again = await report_death(client, report, queue)
+        conflicting = await report_death(client, _report(cid, today - dt.timedelta(days=2)), queue)
+
+        # Officers act through the welfare API; the workflow hears of each act as an update.
+        [case_id] = recorded.benefit_cases
+        benefit = client.get_workflow_handle(benefit_case_id(case_id), result_type=CaseClosed)
+        await officer.AssignBenefitCase(
+            wfpb.AssignBenefitCaseRequest(
+                request_id=new_request_id(), case_id=case_id, assignee=CHECKER.subject
+            )
+        )
+        await benefit.execute_update(ASSIGN, Assignment(OFFICER.subject, CHECKER.subject))
+        # An approval welfare has not recorded is refused: the workflow follows the record.
+        with pytest.raises(WorkflowUpdateFailedError):
+            await benefit.execute_update(DECIDE, Decision(CHECKER.subject, True, "đủ hồ sơ"))
+        await checker.DecideBenefitCase(
+            wfpb.DecideBenefitCaseRequest(
+                request_id=new_request_id(),
+                case_id=case_id,
+                decision=wfpb.DECISION_APPROVE,
+                reason="đủ hồ sơ",
+            )
+        )
+        await benefit.execute_update(DECIDE, Decision(CHECKER.subject, True, "đủ hồ sơ"))
+        closed = await benefit.result()
+
+    assert reported == Reported(workflow_id(cid), running=True)
+    assert again == Reported(workflow_id(cid), running=False, conflicts_with_recorded=False)
+    assert conflicting == Reported(workflow_id(cid), running=False, conflicts_with_recorded=True)
+    assert recorded.outcome == "DONE"
+    assert progress.step == "done"
+    assert set(progress.survivors) == {mother.citizen_id, child.citizen_id}
+
+    resident = (await registrar.GetResident(GetResidentRequest(citizen_id=cid))).resident
+    assert resident.civil_status == rpb.CIVIL_STATUS_DECEASED
+    assert resident.death.cause == rpb.DEATH_CAUSE_COVID19
+    assert resident.death.death_date.day == report_day(report).day
+    status = await cdc.GetCaseStatus(cspb.GetCaseStatusRequest(citizen_id=cid))
+    assert status.status.outcome == cpb.OUTCOME_DECEASED
+    deceased = [e for e in status.timeline if e.outcome == cpb.OUTCOME_DECEASED]
+    assert len(deceased) == 1
+    assert deceased[0].source.report_ref == report.report_ref
+
+    # The funeral support goes to one survivor only: one case, paid once under its reference.
+    case = (await officer.GetBenefitCase(wfpb.GetBenefitCaseRequest(case_id=case_id))).benefit_case
+    assert case.program_code == FUNERAL
+    assert case.subject_citizen_id == cid
+    assert case.state == wpb.CASE_STATE_PAID
+    assert case.payment_reference == f"{benefit_case_id(case_id)}:payment-1"
+    assert closed == CaseClosed(case_id, "PAID", case.payment_reference)
+    rows = await welfare_db.rows(
+        "SELECT count(*) AS n FROM benefit_cases WHERE subject_id = %s", cid
+    )
+    assert rows[0]["n"] == 1
+
+
+def report_day(report: DeathReport) -> dt.date:
+    return dt.date.fromisoformat(report.death_date)
+
+
+class NoServices:
+    """The activities of a process that must not get past its first step."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @activity.defn(name="verify_identity")
+    async def verify_identity(self, report: DeathReport) -> None:
+        self.calls.append("verify_identity")
+        raise AssertionError("a conflicting report must hold the process")
+
+
+async def test_a_conflicting_report_holds_the_process_for_review(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    services = NoServices()
+    queue = f"death-review-{uuid.uuid4().hex}"
+    first = _report("001085000009", dt.date(2021, 8, 14))
+    other = _report("001085000009", dt.date(2021, 8, 15))
+    async with Worker(
+        time_skipping.client,
+        task_queue=queue,
+        workflows=[CovidDeath],
+        activities=[services.verify_identity],
+    ):
+        # Both reports arrive together: the second disagrees on the day of death.
+        handle = await time_skipping.client.start_workflow(
+            CovidDeath.run,
+            first,
+            id=f"{workflow_id(first.citizen_id)}-{uuid.uuid4().hex}",
+            task_queue=queue,
+            start_signal="report",
+            start_signal_args=[other],
+        )
+        held = await handle.query(CovidDeath.progress)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(RESOLVE, Resolution("", False, ""))
+        await handle.execute_update(
+            RESOLVE, Resolution("civil-hn-01", False, "hai giấy báo tử khác ngày")
+        )
+        result = await handle.result()
+    assert held.step == "awaiting_review"
+    assert held.conflicting_reports == [other]
+    assert result.outcome == "STOPPED"
+    assert services.calls == []
