@@ -20,6 +20,8 @@ from services.kit.temporal import connect
 from workflows.benefit_case.activities import BenefitCaseActivities
 from workflows.benefit_case.workflow import BenefitCase
 from workflows.config import WorkerSettings
+from workflows.correction.activities import CorrectionActivities
+from workflows.correction.workflow import DeathCorrection
 from workflows.death.activities import DeathActivities
 from workflows.death.models import SlaPolicy
 from workflows.death.workflow import CovidDeath
@@ -34,7 +36,7 @@ from workflows.propagation.workflow import StatusChangePropagation
 
 logger = logging.getLogger("workflows")
 
-WORKFLOWS = [StatusChangePropagation, IsolationFollowUp, CovidDeath, BenefitCase]
+WORKFLOWS = [StatusChangePropagation, IsolationFollowUp, CovidDeath, BenefitCase, DeathCorrection]
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ def build_worker(client: Client, gateways: Gateways, task_queue: str) -> Worker:
     propagation = PropagationActivities(gateways.alerts, client, task_queue)
     death = DeathActivities(gateways.registry, gateways.case_status, gateways.welfare, gateways.sla)
     benefit = BenefitCaseActivities(gateways.welfare)
+    correction = CorrectionActivities(gateways.case_status, gateways.welfare, client)
     return Worker(
         client,
         task_queue=task_queue,
@@ -96,6 +99,9 @@ def build_worker(client: Client, gateways: Gateways, task_queue: str) -> Worker:
             benefit.recheck_eligibility,
             benefit.disburse,
             benefit.withdraw_case,
+            correction.retract_deceased,
+            correction.benefit_cases_of_death,
+            correction.withdraw_benefit_case,
         ],
     )
 

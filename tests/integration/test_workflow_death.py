@@ -1,7 +1,8 @@
-"""The COVID-19 death workflow end to end: the real registry, case status and welfare over
-gRPC, the worker's own workflows and activities on the Temporal test server. A death report
-becomes the outcome DECEASED, a registered death, a benefit case for the surviving spouse and a
-benefit-case workflow that pays it once officers approved it through the welfare API."""
+"""The COVID-19 death workflow and its correction end to end: the real registry, case status
+and welfare over gRPC, the worker's own workflows and activities on the Temporal test server.
+A death report becomes the outcome DECEASED, a registered death, a benefit case for the
+surviving spouse and a benefit-case workflow that pays it once officers approved it through the
+welfare API; a revoked death retracts the outcome and withdraws the unpaid case."""
 
 from __future__ import annotations
 
@@ -13,7 +14,11 @@ import pytest
 from dancu.case_status.v1 import case_pb2 as cpb
 from dancu.case_status.v1 import case_status_service_pb2 as cspb
 from dancu.registry.v1 import resident_pb2 as rpb
-from dancu.registry.v1.registry_service_pb2 import GetResidentRequest
+from dancu.registry.v1.registry_service_pb2 import (
+    CorrectCivilStatusRequest,
+    GetResidentRequest,
+    ProposeCivilStatusCorrectionRequest,
+)
 from dancu.welfare.v1 import welfare_pb2 as wpb
 from dancu.welfare.v1 import welfare_service_pb2 as wfpb
 from temporalio import activity
@@ -22,13 +27,19 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from services.kit.auth import TokenIssuer
+from services.kit.db import create_engine
+from services.kit.outbox_relay import OutboxRelay, Route
 from services.kit.server import Server
+from services.registry.adapters.tables import outbox as registry_outbox
+from services.registry.use_cases import DEATH_REVOKED
 from services.welfare.domain.examples import FUNERAL
 from tests.integration.registry_client import RegistryDatabase, new_request_id
 from tests.integration.welfare_client import CHECKER, OFFICER, family, record_stay
 from tests.integration.workflow_gateways import service_gateways
 from workflows.benefit_case.models import ASSIGN, DECIDE, Assignment, CaseClosed, Decision
 from workflows.benefit_case.models import workflow_id as benefit_case_id
+from workflows.correction.models import WORKFLOW as CORRECTION
+from workflows.correction.models import DeathCorrected
 from workflows.death.models import (
     RESOLVE,
     DeathRecorded,
@@ -202,3 +213,93 @@ async def test_a_conflicting_report_holds_the_process_for_review(
     assert held.conflicting_reports == [other]
     assert result.outcome == "STOPPED"
     assert services.calls == []
+
+
+async def test_a_revoked_death_is_retracted_and_its_unpaid_case_withdrawn(
+    time_skipping: WorkflowEnvironment,
+    token_issuer: TokenIssuer,
+    registry_server: Server,
+    case_status_server: Server,
+    alerts_server: Server,
+    welfare_server: Server,
+    registry_database_url: str,
+    registrar: RegistryServiceAsyncStub,
+    civil_officer: RegistryServiceAsyncStub,
+    second_civil_officer: RegistryServiceAsyncStub,
+    cdc: CaseStatusServiceAsyncStub,
+    officer: WelfareServiceAsyncStub,
+    registry_db: RegistryDatabase,
+) -> None:
+    today = dt.datetime.now(VIETNAM).date()
+    father, _, _ = await family(registrar, dt.date(2001, 1, 1))
+    cid = father.citizen_id
+    await record_stay(
+        cdc,
+        cid,
+        cpb.CLASSIFICATION_F0,
+        cpb.CARE_SETTING_HOSPITAL,
+        today - dt.timedelta(days=6),
+        None,
+    )
+    queue = f"correction-{uuid.uuid4().hex}"
+    client = time_skipping.client
+    engine = create_engine(registry_database_url, pool_size=2)
+    relay = OutboxRelay(
+        engine, registry_outbox, client, {DEATH_REVOKED: Route(CORRECTION, queue)}, batch=10_000
+    )
+    try:
+        async with (
+            service_gateways(
+                token_issuer,
+                registry=registry_server,
+                case_status=case_status_server,
+                alerts=alerts_server,
+                welfare=welfare_server,
+            ) as gateways,
+            build_worker(client, gateways, queue),
+        ):
+            await report_death(client, _report(cid, today - dt.timedelta(days=1)), queue)
+            death = client.get_workflow_handle(workflow_id(cid), result_type=DeathRecorded)
+            [case_id] = (await death.result()).benefit_cases
+            # The death was reported against the wrong person: two civil-status officers
+            # revoke it in the registry.
+            recorded = (await registrar.GetResident(GetResidentRequest(citizen_id=cid))).resident
+            proposed = await civil_officer.ProposeCivilStatusCorrection(
+                ProposeCivilStatusCorrectionRequest(
+                    request_id=new_request_id(),
+                    citizen_id=cid,
+                    etag=recorded.etag,
+                    corrected_status=rpb.CIVIL_STATUS_ALIVE,
+                    reason="giấy báo tử ghi sai số định danh",
+                )
+            )
+            await second_civil_officer.CorrectCivilStatus(
+                CorrectCivilStatusRequest(
+                    request_id=new_request_id(), correction_id=proposed.correction.correction_id
+                )
+            )
+            await relay.relay_once()
+            [row] = await registry_db.outbox(cid, DEATH_REVOKED)
+            corrected = await client.get_workflow_handle(
+                str(row["event_id"]), result_type=DeathCorrected
+            ).result()
+            closed = await client.get_workflow_handle(
+                benefit_case_id(case_id), result_type=CaseClosed
+            ).result()
+    finally:
+        await engine.dispose()
+
+    assert corrected.citizen_id == cid
+    assert corrected.benefit_cases == [f"{case_id}: withdrawal sent to its workflow"]
+    assert closed.state == "WITHDRAWN"
+    case = (await officer.GetBenefitCase(wfpb.GetBenefitCaseRequest(case_id=case_id))).benefit_case
+    assert case.state == wpb.CASE_STATE_WITHDRAWN
+    assert case.payment_reference == ""
+    # Case status: the death is superseded by the retraction, not deleted.
+    status = await cdc.GetCaseStatus(cspb.GetCaseStatusRequest(citizen_id=cid))
+    assert status.status.outcome == cpb.OUTCOME_UNSPECIFIED
+    [death_event] = [e for e in status.timeline if e.outcome == cpb.OUTCOME_DECEASED]
+    assert corrected.retraction_event_id
+    assert death_event.superseded_by_event_id == corrected.retraction_event_id
+    resident = (await registrar.GetResident(GetResidentRequest(citizen_id=cid))).resident
+    assert resident.civil_status == rpb.CIVIL_STATUS_ALIVE
