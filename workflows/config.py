@@ -17,6 +17,9 @@ DEFAULT_WELFARE_ADDRESS = "127.0.0.1:50054"
 # supervisor.
 DEFAULT_BENEFIT_REMIND_AFTER_HOURS = 72
 DEFAULT_BENEFIT_ESCALATE_AFTER_HOURS = 168
+# How long Temporal keeps a workflow's next task for the worker that ran its last one (its
+# cache) before any worker may take it: the pause a crashed worker's workflows see.
+DEFAULT_STICKY_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class WorkerSettings:
     welfare_address: str = DEFAULT_WELFARE_ADDRESS
     benefit_remind_after_hours: float = DEFAULT_BENEFIT_REMIND_AFTER_HOURS
     benefit_escalate_after_hours: float = DEFAULT_BENEFIT_ESCALATE_AFTER_HOURS
+    sticky_timeout_seconds: float = DEFAULT_STICKY_TIMEOUT_SECONDS
 
     @staticmethod
     def from_env(env: Env) -> WorkerSettings:
@@ -51,5 +55,8 @@ class WorkerSettings:
             ),
             benefit_escalate_after_hours=env.number(
                 f"{PREFIX}BENEFIT_ESCALATE_AFTER_HOURS", DEFAULT_BENEFIT_ESCALATE_AFTER_HOURS
+            ),
+            sticky_timeout_seconds=env.number(
+                f"{PREFIX}STICKY_TIMEOUT_SECONDS", DEFAULT_STICKY_TIMEOUT_SECONDS
             ),
         )

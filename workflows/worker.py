@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import signal
@@ -72,7 +73,12 @@ async def open_gateways(settings: WorkerSettings) -> AsyncIterator[Gateways]:
         await case_status.close()
 
 
-def build_worker(client: Client, gateways: Gateways, task_queue: str) -> Worker:
+def build_worker(
+    client: Client,
+    gateways: Gateways,
+    task_queue: str,
+    sticky_timeout: dt.timedelta = dt.timedelta(seconds=10),
+) -> Worker:
     isolation = IsolationActivities(gateways.case_status)
     propagation = PropagationActivities(gateways.alerts, client, task_queue)
     death = DeathActivities(gateways.registry, gateways.case_status, gateways.welfare, gateways.sla)
@@ -82,6 +88,7 @@ def build_worker(client: Client, gateways: Gateways, task_queue: str) -> Worker:
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        sticky_queue_schedule_to_start_timeout=sticky_timeout,
         activities=[
             isolation.complete_isolation,
             propagation.deliver_to_alerts,
@@ -109,7 +116,12 @@ def build_worker(client: Client, gateways: Gateways, task_queue: str) -> Worker:
 async def run(settings: WorkerSettings) -> None:
     client = await connect(settings.temporal_address, settings.namespace)
     async with open_gateways(settings) as gateways:
-        worker = build_worker(client, gateways, settings.task_queue)
+        worker = build_worker(
+            client,
+            gateways,
+            settings.task_queue,
+            dt.timedelta(seconds=settings.sticky_timeout_seconds),
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -36,7 +36,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.retries import NON_RETRYABLE
 
-CALL_TIMEOUT = dt.timedelta(seconds=30)
+# One gRPC call, whose deadline is 10 s (services.kit.channels): an attempt still running at
+# 15 s is lost (its worker died) and the retry, idempotent by its request id, takes over.
+CALL_TIMEOUT = dt.timedelta(seconds=15)
 RETRY = RetryPolicy(
     initial_interval=dt.timedelta(milliseconds=200),
     maximum_interval=dt.timedelta(seconds=30),
