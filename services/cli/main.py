@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from services.cli import devenv, import_list, postgres, welfare
+from services.cli import devenv, import_list, postgres, report_death, welfare
 from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
 from services.kit.migrations import MigrationSet
@@ -66,7 +66,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     welfare.add_arguments(welfare_parser)
 
+    report_death_parser = commands.add_parser(
+        "report-death", help="report a death from COVID-19 (starts or joins its workflow)"
+    )
+    report_death.add_arguments(report_death_parser)
+
     args = parser.parse_args(argv)
+    if args.command == "report-death":
+        return report_death.main(args)
     if args.command == "import-list":
         return import_list.main(args)
     if args.command == "welfare":

@@ -6,6 +6,8 @@ welfare API; a revoked death retracts the outcome and withdraws the unpaid case.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import datetime as dt
 import uuid
 from typing import TYPE_CHECKING
@@ -26,6 +28,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from services.cli import report_death as report_death_cli
 from services.kit.auth import TokenIssuer
 from services.kit.db import create_engine
 from services.kit.outbox_relay import OutboxRelay, Route
@@ -102,7 +105,10 @@ async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_
         ) as gateways,
         build_worker(client, gateways, queue),
     ):
-        reported = await report_death(client, report, queue)
+        # Two reports of the same death at once (a hospital and a ward): one process.
+        reported = await asyncio.gather(
+            report_death(client, report, queue), report_death(client, report, queue)
+        )
         handle = client.get_workflow_handle(workflow_id(cid), result_type=DeathRecorded)
         recorded = await handle.result()
         progress = await handle.query(CovidDeath.progress)
@@ -134,7 +140,9 @@ async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_
         await benefit.execute_update(DECIDE, Decision(CHECKER.subject, True, "đủ hồ sơ"))
         closed = await benefit.result()
 
-    assert reported == Reported(workflow_id(cid), running=True)
+    assert list(reported) == [Reported(workflow_id(cid), running=True)] * 2
+    assert progress.reports_received == 2
+    assert progress.conflicting_reports == []
     assert again == Reported(workflow_id(cid), running=False, conflicts_with_recorded=False)
     assert conflicting == Reported(workflow_id(cid), running=False, conflicts_with_recorded=True)
     assert recorded.outcome == "DONE"
@@ -303,3 +311,36 @@ async def test_a_revoked_death_is_retracted_and_its_unpaid_case_withdrawn(
     assert death_event.superseded_by_event_id == corrected.retraction_event_id
     resident = (await registrar.GetResident(GetResidentRequest(citizen_id=cid))).resident
     assert resident.civil_status == rpb.CIVIL_STATUS_ALIVE
+
+
+async def test_the_report_death_command_starts_then_joins(
+    time_skipping: WorkflowEnvironment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser(prog="dancu report-death")
+    report_death_cli.add_arguments(parser)
+    queue = f"death-cli-{uuid.uuid4().hex}"
+    cid = "001085000077"
+    common = ["--cause", "COVID-19", "--agency", "bv-thanh-nhan", "--report-ref", "BV-1"]
+    common += ["--task-queue", queue]
+    first = parser.parse_args([cid, "--death-date", "2021-08-14", *common])
+    other = parser.parse_args([cid, "--death-date", "2021-08-15", *common])
+    # No worker polls this queue: the process waits, and each report reaches it.
+    codes = [
+        await report_death_cli.run(first, time_skipping.client),
+        await report_death_cli.run(other, time_skipping.client),
+    ]
+    handle = time_skipping.client.get_workflow_handle(workflow_id(cid))
+    described = await handle.describe()
+    await handle.terminate("the test ends the process")
+    joined = capsys.readouterr().out
+    # After the process ended a report starts nothing; one that disagrees says so.
+    codes += [
+        await report_death_cli.run(first, time_skipping.client),
+        await report_death_cli.run(other, time_skipping.client),
+    ]
+    after = capsys.readouterr().out
+    assert described.workflow_type == "CovidDeath"
+    assert codes == [0, 0, 0, report_death_cli.CONFLICT]
+    assert joined.count("the report is with the running process") == 2
+    assert "finished already with the same death" in after
+    assert "disagrees with the recorded death" in after

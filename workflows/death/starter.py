@@ -42,13 +42,14 @@ async def report_death(client: Client, report: DeathReport, task_queue: str) -> 
         handle = client.get_workflow_handle(wid)
         description = await handle.describe()
         if description.status == WorkflowExecutionStatus.RUNNING:
-            # It finished in between and was started again: cannot be, REJECT_DUPLICATE.
+            # Refused as a start yet running: the server's view changed between the two
+            # calls. The report still goes to it.
             await handle.signal(REPORT, report)
             return Reported(wid, running=True)
-        first = await handle.fetch_history()
-        recorded = first.events[0].workflow_execution_started_event_attributes.input.payloads
-        converter = client.data_converter
-        [original] = await converter.decode(recorded, [DeathReport])
+        # The report the finished process recorded is its input, in its first event.
+        history = await handle.fetch_history()
+        recorded = history.events[0].workflow_execution_started_event_attributes.input.payloads
+        [original] = await client.data_converter.decode(recorded, [DeathReport])
         conflicts = (original.death_date, original.cause.strip()) != (
             report.death_date,
             report.cause.strip(),
