@@ -43,9 +43,12 @@ ASSESSOR = "svc-workflows"
 class RecordingWelfare:
     """Stands in for welfare: agrees with every act, records what the workflow did and when."""
 
-    def __init__(self, env: WorkflowEnvironment, *, eligible: bool = True) -> None:
+    def __init__(
+        self, env: WorkflowEnvironment, *, eligible: bool = True, refuse_payment: str = ""
+    ) -> None:
         self._env = env
         self.eligible = eligible
+        self.refuse_payment = refuse_payment
         self.confirmed: list[Expected] = []
         self.notices: list[tuple[Notice, dt.datetime]] = []
         self.payments: list[Disbursement] = []
@@ -65,6 +68,14 @@ class RecordingWelfare:
 
     @activity.defn(name="disburse")
     async def disburse(self, payment: Disbursement) -> str:
+        if self.refuse_payment:
+            # As the gateway raises welfare's refusal.
+            raise ApplicationError(
+                self.refuse_payment,
+                self.refuse_payment,
+                type="FAILED_PRECONDITION",
+                non_retryable=True,
+            )
         self.payments.append(payment)
         return payment.payment_reference
 
@@ -208,4 +219,21 @@ async def test_an_approved_case_no_longer_eligible_is_not_paid(
         await handle.execute_update(DECIDE, Decision("officer-hk-03", True, "đủ hồ sơ"))
         closed = await handle.result()
     assert closed.state == "PAYMENT_BLOCKED"
+    assert welfare.payments == []
+
+
+async def test_a_payment_welfare_refuses_blocks_the_case_instead_of_failing_it(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    # Eligible at the workflow's check, no longer at welfare's own (a death revoked between).
+    welfare = RecordingWelfare(time_skipping, refuse_payment="NO_LONGER_ELIGIBLE")
+    case = _case()
+    async with _worker(time_skipping, welfare) as queue:
+        handle = await _start(time_skipping, queue, case)
+        await handle.execute_update(ASSIGN, Assignment("officer-hk-01", "officer-hk-02"))
+        await handle.execute_update(DECIDE, Decision("officer-hk-03", True, "đủ hồ sơ"))
+        closed = await handle.result()
+        progress = await _progress(handle)
+    assert closed == CaseClosed(case.case_id, "PAYMENT_BLOCKED", reason="NO_LONGER_ELIGIBLE")
+    assert progress.events[-1] == "payment refused by welfare: NO_LONGER_ELIGIBLE"
     assert welfare.payments == []

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.benefit_case.models import (
@@ -110,12 +111,15 @@ class BenefitCase:
         progress = self._progress
         if self._withdrawal:
             if progress.state in UNDECIDED:
-                await workflow.execute_activity(
+                refusal = await self._refusal_of(
                     "withdraw_case",
                     Withdrawal(case.case_id, self._withdrawal, f"{wid}:withdraw"),
-                    start_to_close_timeout=CALL_TIMEOUT,
-                    retry_policy=RETRY,
                 )
+                if refusal:
+                    # An officer decided the case in welfare before the withdrawal came: the
+                    # record stands (welfare's payment re-check refuses an approval whose
+                    # ground fell away).
+                    progress.events.append(f"welfare kept the case: {refusal}")
             # An approved case not paid yet is not paid; a rejected one stays rejected.
             if progress.state != "REJECTED":
                 progress.state = "WITHDRAWN"
@@ -137,7 +141,7 @@ class BenefitCase:
             progress.events.append("payment blocked: no longer eligible")
             return CaseClosed(case.case_id, "PAYMENT_BLOCKED", reason="NO_LONGER_ELIGIBLE")
         reference = f"{wid}:payment-1"
-        await workflow.execute_activity(
+        refusal = await self._refusal_of(
             "disburse",
             Disbursement(
                 case.case_id,
@@ -147,13 +151,31 @@ class BenefitCase:
                 reference,
                 reference,
             ),
-            start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=RETRY,
         )
+        if refusal:
+            # Welfare checks eligibility again when it records the payment: a change between
+            # the two checks (a death revoked, the beneficiary deceased) blocks it there.
+            progress.state = "PAYMENT_BLOCKED"
+            progress.events.append(f"payment refused by welfare: {refusal}")
+            return CaseClosed(case.case_id, "PAYMENT_BLOCKED", reason=refusal)
         progress.state = "PAID"
         progress.payment_reference = reference
         progress.events.append(f"paid {case.amount_vnd} VND as {reference}")
         return CaseClosed(case.case_id, "PAID", reference)
+
+    async def _refusal_of(self, activity: str, arg: Any) -> str:
+        """Runs ``activity``; a refusal no retry can change is returned as its reason ("" when
+        it succeeded). Other failures are retried without end by the policy."""
+        try:
+            await workflow.execute_activity(
+                activity, arg, start_to_close_timeout=CALL_TIMEOUT, retry_policy=RETRY
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                return cause.message
+            raise
+        return ""
 
     async def _confirm(self, expected: Expected) -> None:
         await workflow.execute_activity(
