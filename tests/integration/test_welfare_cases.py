@@ -21,6 +21,7 @@ from dancu.welfare.v1 import welfare_service_pb2 as pb
 from services.welfare.api.convert import program_message
 from services.welfare.domain.examples import FUNERAL, MEAL_SUPPORT, example_programs
 from tests.integration.registry_client import (
+    HOAN_KIEM,
     RegistryDatabase,
     expect_error,
     name_tag,
@@ -335,6 +336,10 @@ async def test_queue_by_assignee_ward_and_overdue(
     not_theirs = await expect_error(
         tay_ho.GetBenefitCase(pb.GetBenefitCaseRequest(case_id=ids[0])), grpc.StatusCode.NOT_FOUND
     )
+    other_ward = await expect_error(
+        tay_ho.ListBenefitCases(pb.ListBenefitCasesRequest(ward_code=HOAN_KIEM)),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
 
     assert mine == ids[:2]
     assert [c.case_id for c in overdue.benefit_cases] == [ids[1]]
@@ -342,6 +347,7 @@ async def test_queue_by_assignee_ward_and_overdue(
     assert ids[0] not in [c.case_id for c in open_ones.benefit_cases]
     assert not hidden.benefit_cases
     assert not_theirs.reason == "CASE_NOT_FOUND"
+    assert other_ward.reason == "OUT_OF_JURISDICTION"
 
 
 async def test_withdrawn_case_frees_the_claim(
