@@ -12,12 +12,15 @@ from services.cli import devenv, import_list, postgres, welfare
 from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
 from services.kit.migrations import MigrationSet
+from services.kit.temporal import dev_server_path
 
 DEFAULT_DEMO_POPULATION = 20_000
 DEFAULT_REGISTRY_PORT = 50051
 DEFAULT_CASE_STATUS_PORT = 50052
 DEFAULT_ALERTS_PORT = 50053
 DEFAULT_WELFARE_PORT = 50054
+DEFAULT_TEMPORAL_PORT = 7233
+DEFAULT_TEMPORAL_UI_PORT = 8233
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,6 +154,9 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
     public_key = {"DANCU_AUTH_PUBLIC_KEY_FILE": str(env.public_key_path)}
     registry_port = int(os.environ.get("DANCU_REGISTRY_PORT", DEFAULT_REGISTRY_PORT))
     case_status_port = int(os.environ.get("DANCU_CASE_STATUS_PORT", DEFAULT_CASE_STATUS_PORT))
+    temporal, temporal_ui = _temporal_dev_server(env)
+    # Every service that relays an outbox, and the worker, find Temporal here.
+    on_temporal = {"DANCU_TEMPORAL_ADDRESS": temporal.address}
     registry = Child(
         "registry",
         f"127.0.0.1:{registry_port}",
@@ -168,6 +174,7 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
             "DANCU_CASE_STATUS_DATABASE_URL": urls["case_status"],
             "DANCU_CASE_STATUS_PORT": str(case_status_port),
             "DANCU_CASE_STATUS_REGISTRY_ADDRESS": registry.address,
+            **on_temporal,
             # The service persona's token: case status calls the registry as a service.
             "DANCU_CASE_STATUS_REGISTRY_TOKEN_FILE": str(tokens["service"]),
         },
@@ -198,8 +205,25 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
             "DANCU_WELFARE_SERVICE_TOKEN_FILE": str(tokens["service"]),
         },
     )
+    worker = Child(
+        "workflows",
+        "",
+        {
+            **on_temporal,
+            "DANCU_WORKFLOWS_TOKEN_FILE": str(tokens["service"]),
+            "DANCU_WORKFLOWS_CASE_STATUS_ADDRESS": case_status.address,
+            "DANCU_WORKFLOWS_ALERTS_ADDRESS": alerts.address,
+        },
+        command=[sys.executable, "-m", "workflows"],
+    )
     endpoints = Endpoints(
-        registry.address, case_status.address, alerts.address, welfare_service.address, urls
+        registry.address,
+        case_status.address,
+        alerts.address,
+        welfare_service.address,
+        urls,
+        temporal=temporal.address,
+        temporal_ui=temporal_ui,
     )
 
     def ready() -> None:
@@ -208,4 +232,31 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
         publish_examples(welfare_service.address, tokens["welfare-supervisor"])
         print_welcome(endpoints, tokens)
 
-    return run_until_signalled([registry, case_status, alerts, welfare_service], on_ready=ready)
+    return run_until_signalled(
+        [temporal, registry, case_status, alerts, welfare_service, worker], on_ready=ready
+    )
+
+
+def _temporal_dev_server(env: devenv.DevEnv) -> tuple[Child, str]:
+    """The Temporal dev server and its web UI's address. Its history lives in
+    ``.dancu/temporal.db``, so workflows survive a restart of the suite."""
+    port = int(os.environ.get("DANCU_TEMPORAL_PORT", DEFAULT_TEMPORAL_PORT))
+    ui_port = int(os.environ.get("DANCU_TEMPORAL_UI_PORT", DEFAULT_TEMPORAL_UI_PORT))
+    command = [
+        dev_server_path(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--db-filename",
+        str(env.home / "temporal.db"),
+        "--log-level",
+        "warn",
+    ]
+    return Child(
+        "temporal", f"127.0.0.1:{port}", {}, command=command
+    ), f"http://127.0.0.1:{ui_port}"

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -23,14 +23,18 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 @dataclass
 class Child:
     name: str
+    # Where its gRPC health service answers; empty for a process that serves nothing (the
+    # worker), which counts as up while it runs.
     address: str
     env: Mapping[str, str]
+    # Default: the service of that name (``python -m services.<name>``).
+    command: Sequence[str] = ()
     process: subprocess.Popen[bytes] | None = field(default=None)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", f"services.{self.name}"],
-            env={**os.environ, **self.env},
+        command = list(self.command) or [sys.executable, "-m", f"services.{self.name}"]
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and binaries
+            command, env={**os.environ, **self.env}
         )
 
     def stop(self, grace: float) -> None:
@@ -46,6 +50,8 @@ class Child:
 
 async def wait_serving(child: Child, within_seconds: float = 30.0) -> None:
     deadline = time.monotonic() + within_seconds
+    if not child.address:
+        return
     async with grpc.aio.insecure_channel(child.address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
@@ -74,9 +80,10 @@ def run_until_signalled(children: list[Child], on_ready: Callable[[], None] | No
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        # In order, each up before the next starts: the services relay to Temporal and the
+        # worker calls the services.
         for child in children:
             child.start()
-        for child in children:
             asyncio.run(wait_serving(child))
         if on_ready is not None:
             on_ready()
