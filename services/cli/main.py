@@ -255,7 +255,7 @@ def _temporal_dev_server(env: devenv.DevEnv) -> tuple[Child, str]:
         "--db-filename",
         str(env.home / "temporal.db"),
         "--log-level",
-        "warn",
+        "error",
     ]
     return Child(
         "temporal", f"127.0.0.1:{port}", {}, command=command
