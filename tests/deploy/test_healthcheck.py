@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from collections.abc import AsyncIterator
 from types import ModuleType
@@ -10,7 +11,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from tests.deploy.compose_checks import load
 from tests.deploy.config_table import ROOT
+from tests.support.temporal import dev_server
 
 
 def load_healthcheck() -> ModuleType:
@@ -37,8 +40,6 @@ async def health_server() -> AsyncIterator[tuple[str, health.aio.HealthServicer]
 
 
 async def run_check(address: str, *service: str) -> int:
-    import asyncio
-
     module = load_healthcheck()
     code: int = await asyncio.to_thread(module.main, [address, *service])
     return code
@@ -72,3 +73,14 @@ async def test_unknown_service_and_no_server_are_unhealthy(
 
 def test_usage() -> None:
     assert load_healthcheck().main([]) == 64
+
+
+async def test_the_workers_check_asks_a_temporal_frontend() -> None:
+    # compose's worker check: the health of the frontend it polls, by the frontend's own
+    # health service name, which a Temporal server answers.
+    test = load()["services"]["worker"]["healthcheck"]["test"]
+    service = test[test.index("healthcheck") + 2]
+    async with dev_server() as env:
+        address = env.client.service_client.config.target_host
+        assert await run_check(address, service) == 0
+        assert await run_check(address, "temporal.api.workflowservice.v1.NoSuchService") == 1
