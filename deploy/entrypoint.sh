@@ -10,8 +10,9 @@ usage: entrypoint.sh COMMAND
   worker                                      run the Temporal worker (python -m workflows)
   migrate SERVICE                             migrate SERVICE's database to the latest schema,
                                               reading DANCU_<SERVICE>_DATABASE_URL
-  dev-credentials                             make a development key pair and a service token
-                                              in $DANCU_HOME (compose only; never in production)
+  dev-credentials [OUT]                       make a development key pair in $DANCU_HOME and put
+                                              its public key and a service token in OUT
+                                              (compose only; never in production)
   healthcheck ADDRESS [SERVICE]               exit 0 when the gRPC server at ADDRESS is SERVING
   dancu ARGS...                               the dancu command line
 USAGE
@@ -45,12 +46,15 @@ case "$command" in
         exec dancu migrate --service "$service" --database-url "$url"
         ;;
     dev-credentials)
-        # The signing key stays in this volume; services get only the public key and a token.
+        # The signing key stays in $DANCU_HOME (the issuer's volume); only the public key and
+        # a service token go to OUT (default /run/dancu), which the services mount.
         # 30 days: services read their token once at start-up, so it must outlive a session.
-        mkdir -p "$DANCU_HOME/tokens"
-        dancu token --persona service --ttl 2592000 > "$DANCU_HOME/tokens/service.jwt.new"
-        mv "$DANCU_HOME/tokens/service.jwt.new" "$DANCU_HOME/tokens/service.jwt"
-        echo "development credentials in $DANCU_HOME: keys/public.pem, tokens/service.jwt"
+        out="${1:-/run/dancu}"
+        mkdir -p "$out/keys" "$out/tokens"
+        dancu token --persona service --ttl 2592000 > "$out/tokens/service.jwt.new"
+        mv "$out/tokens/service.jwt.new" "$out/tokens/service.jwt"
+        cp "$DANCU_HOME/keys/public.pem" "$out/keys/public.pem"
+        echo "development credentials in $out: keys/public.pem, tokens/service.jwt"
         ;;
     healthcheck)
         exec python /app/healthcheck.py "$@"

@@ -97,6 +97,10 @@ def structure_problems(compose: Mapping[str, Any]) -> list[str]:
         if condition != "service_completed_successfully":
             problems.append(f"{name}: does not wait for {job} to complete successfully")
     for name, service in services.items():
+        if name != "credentials" and any(
+            str(volume).startswith("issuer:") for volume in service.get("volumes", [])
+        ):
+            problems.append(f"{name}: mounts the signing key")
         for dependency in _depends(service):
             if dependency not in services:
                 problems.append(f"{name}: depends on unknown {dependency}")

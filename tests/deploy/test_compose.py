@@ -51,9 +51,11 @@ def test_a_service_started_before_its_migration_is_caught(compose: dict[str, Any
     broken = copy.deepcopy(compose)
     del broken["services"]["alerts"]["depends_on"]["migrate-alerts"]
     del broken["services"]["registry"]["healthcheck"]
+    broken["services"]["welfare"]["volumes"].append("issuer:/run/dancu-issuer:ro")
     assert compose_checks.structure_problems(broken) == [
         "registry: no healthcheck",
         "alerts: does not wait for migrate-alerts to complete successfully",
+        "welfare: mounts the signing key",
         "registry: healthcheck does not ask port 50051: []",
     ]
 

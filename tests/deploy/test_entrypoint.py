@@ -85,10 +85,17 @@ def test_migrate_then_dev_credentials(empty_database_url: str, credentials_home:
     assert result.stdout.startswith("welfare: schema at ")
     # Migrating again does nothing: the compose job is safe to repeat at every `up`.
     assert run("migrate", "welfare", DANCU_WELFARE_DATABASE_URL=empty_database_url).returncode == 0
-    made = run("dev-credentials", DANCU_HOME=str(credentials_home))
+    shared = credentials_home.parent / "shared"
+    made = run("dev-credentials", str(shared), DANCU_HOME=str(credentials_home))
     assert made.returncode == 0, made.stderr
-    assert (credentials_home / "keys" / "public.pem").read_text().startswith("-----BEGIN PUBLIC")
-    assert (credentials_home / "tokens" / "service.jwt").read_text().count(".") == 2
+    assert (credentials_home / "keys" / "signing.pem").exists()
+    # What the services mount holds no private key.
+    assert sorted(str(p.relative_to(shared)) for p in shared.rglob("*") if p.is_file()) == [
+        "keys/public.pem",
+        "tokens/service.jwt",
+    ]
+    assert (shared / "keys" / "public.pem").read_text().startswith("-----BEGIN PUBLIC")
+    assert (shared / "tokens" / "service.jwt").read_text().count(".") == 2
 
 
 def public_key(folder: Path) -> Path:
