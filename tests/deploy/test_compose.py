@@ -4,11 +4,15 @@ complete against the settings loader it runs and the configuration table."""
 from __future__ import annotations
 
 import copy
+import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from compose_spec import PyCompose
 
 from tests.deploy import compose_checks
 from tests.deploy.compose_checks import SERVICES, interpolate
@@ -30,6 +34,39 @@ def compose() -> dict[str, Any]:
 def environment(compose: dict[str, Any], name: str) -> dict[str, str]:
     raw = compose["services"][name].get("environment", {})
     return {key: interpolate(str(value), EXAMPLE_ENV) for key, value in raw.items()}
+
+
+def specification_error(text: str) -> str | None:
+    """What the Compose specification refuses in ``text`` once variables are interpolated and
+    YAML merge keys resolved, as `docker compose` does before it validates."""
+    variables = re.compile(r"\$\{[^}]+\}")
+    resolved = variables.sub(lambda match: interpolate(match.group(0), EXAMPLE_ENV), text)
+    try:
+        PyCompose.from_json(json.dumps(yaml.safe_load(resolved)))
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def test_the_file_follows_the_compose_specification() -> None:
+    assert specification_error(compose_checks.COMPOSE.read_text()) is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "refusal"),
+    [
+        (("condition: service_completed_successfully", "condition: completed"), "completed"),
+        (("restart: unless-stopped", "restart: sometimes"), "sometimes"),
+        (('ports: ["127.0.0.1:50051:50051"]', 'port: ["127.0.0.1:50051:50051"]'), "port"),
+        (("interval: 5s", "interval: 5 seconds"), "duration"),
+    ],
+)
+def test_the_specification_catches(edit: tuple[str, str], refusal: str) -> None:
+    text = compose_checks.COMPOSE.read_text()
+    assert edit[0] in text
+    error = specification_error(text.replace(edit[0], edit[1], 1))
+    assert error is not None
+    assert refusal in error
 
 
 def test_images_are_pinned(compose: dict[str, Any]) -> None:
