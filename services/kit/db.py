@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from psycopg import sql
 from sqlalchemy import ColumnElement, Select, String, Table, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -28,12 +30,29 @@ sync_url = async_url
 def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     # pool_pre_ping costs a round trip per checkout; connections are recycled instead so that
     # a restarted database is noticed within the recycle period without taxing hot paths.
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=300,
         echo=echo,
+    )
+    _trace_statements(engine)
+    return engine
+
+
+def _trace_statements(engine: AsyncEngine) -> None:
+    """A client span per SQL statement, child of the call that runs it. The span holds the
+    statement with its placeholders, never the bound values. COPY (``copy_rows``) goes
+    through the driver directly and has no span of its own.
+
+    The instrumentation's pool-usage counter is left out: it skips checkouts made while
+    instrumentation is suppressed (background polling is, to keep it out of the traces) but
+    not the matching check-ins, so it would drift."""
+    EngineTracer(  # type: ignore[no-untyped-call]
+        trace.get_tracer("services.kit.db"),
+        engine.sync_engine,
+        metrics.NoOpUpDownCounter("db.client.connections.usage"),
     )
 
 
