@@ -242,7 +242,11 @@ EXPECTED = {
         "StartWorkflow:StatusChangePropagation",
         "INSERT",
     ),
-    "dancu-registry": ("/dancu.registry.v1.RegistryService/GetResident",),
+    "dancu-registry": (
+        "/dancu.registry.v1.RegistryService/GetResident",
+        # The read is group-committed; a batch of one is part of its call's trace.
+        "group commit",
+    ),
     "dancu-workflows": (
         "RunWorkflow:StatusChangePropagation",
         "RunActivity:deliver_to_alerts",
