@@ -5,7 +5,8 @@ The registry, case status and alerts run as ``python -m services.<name>`` and th
 exporting spans to an in-test OTLP collector. One agency call to case status must yield one
 trace holding spans of every process it reaches: case status, the registry it asks, the
 worker that relays the change and alerts, which the worker calls. The services' Prometheus
-endpoints must count the calls, and no process may log the resident's citizen id.
+endpoints must count the calls, and no process may log the resident's citizen id. A metrics
+port that cannot be bound stops a service at start, with one line saying so.
 """
 
 from __future__ import annotations
@@ -387,3 +388,31 @@ def test_no_process_logs_the_residents_citizen_id(suite: Suite, recorded: Record
         # Each process did log (its start at least), so the check below checks something.
         assert " DEBUG " in output or " INFO " in output, process.name
         assert recorded.citizen_id not in output, process.name
+
+
+def test_a_service_whose_metrics_port_is_taken_says_so_and_does_not_start(
+    registry_database_url: str, signing_key: bytes
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DANCU_", "OTEL_"))}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        finished = subprocess.run(
+            [sys.executable, "-m", "services.registry"],
+            env={
+                **clean,
+                "DANCU_REGISTRY_DATABASE_URL": registry_database_url,
+                "DANCU_REGISTRY_PORT": str(_free_port()),
+                "DANCU_REGISTRY_METRICS_PORT": str(taken.getsockname()[1]),
+                "DANCU_AUTH_PUBLIC_KEY": public_key_pem(signing_key).decode(),
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert finished.returncode == 2
+    [line] = [line for line in finished.stderr.splitlines() if "cannot start" in line]
+    assert line.startswith("registry: cannot start: metrics endpoint:")
+    assert "Traceback" not in finished.stderr
