@@ -12,6 +12,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import select
 from temporalio import workflow
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -133,3 +134,33 @@ async def test_the_workflow_start_joins_the_trace_of_the_change_and_its_lag_is_r
     ]
     assert lag.count >= 1
     assert lag.min >= 0
+
+
+async def test_rows_written_together_by_copy_carry_the_writing_calls_trace_too(
+    case_status_database_url: str,
+) -> None:
+    tracing = TracerProvider()
+    engine = create_engine(case_status_database_url, pool_size=1)
+    aggregates = [f"copy-{uuid.uuid4().hex}" for _ in range(2)]
+    try:
+        with tracing.get_tracer("test").start_as_current_span("import") as call:
+            async with engine.begin() as conn:
+                await OutboxWriter(outbox).append_all(
+                    conn, "test.copied.v1", [(a, {"n": i}) for i, a in enumerate(aggregates)]
+                )
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(outbox.c.aggregate_id, outbox.c.payload).where(
+                        outbox.c.aggregate_id.in_(aggregates)
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+
+    context = call.get_span_context()
+    traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    assert sorted((r.aggregate_id, r.payload) for r in rows) == sorted(
+        (a, {"n": i, "_trace": traceparent}) for i, a in enumerate(aggregates)
+    )
