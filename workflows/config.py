@@ -22,6 +22,8 @@ class WorkerSettings:
     alerts_address: str
     # The worker's token (role "service") for calling the services.
     token: str
+    # Where the SDK serves its metrics for Prometheus; None: not served.
+    metrics_address: str | None = None
 
     @staticmethod
     def from_env(env: Env) -> WorkerSettings:
@@ -34,4 +36,12 @@ class WorkerSettings:
             ),
             alerts_address=env.string(f"{PREFIX}ALERTS_ADDRESS", DEFAULT_ALERTS_ADDRESS),
             token=env.bytes_from_file_or_value(f"{PREFIX}TOKEN").decode().strip(),
+            metrics_address=_metrics_address(env),
         )
+
+
+def _metrics_address(env: Env) -> str | None:
+    port = env.integer(f"{PREFIX}METRICS_PORT", 0)
+    if not port:
+        return None
+    return f"{env.string(f'{PREFIX}METRICS_HOST', '127.0.0.1')}:{port}"

@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 
 from services.kit.config import ConfigError, Env
 from services.kit.telemetry import configure_logging, setup_tracing
-from services.kit.temporal import connect
+from services.kit.temporal import connect, prometheus_runtime
 from workflows.config import WorkerSettings
 from workflows.gateways.alerts import AlertsGateway
 from workflows.gateways.case_status import CaseStatusGateway
@@ -67,7 +67,10 @@ def build_worker(client: Client, gateways: Gateways, task_queue: str) -> Worker:
 
 
 async def run(settings: WorkerSettings) -> None:
-    client = await connect(settings.temporal_address, settings.namespace)
+    runtime = prometheus_runtime(settings.metrics_address) if settings.metrics_address else None
+    client = await connect(settings.temporal_address, settings.namespace, runtime)
+    if settings.metrics_address:
+        logger.info("metrics for Prometheus on http://%s/metrics", settings.metrics_address)
     async with open_gateways(settings) as gateways:
         worker = build_worker(client, gateways, settings.task_queue)
         stop = asyncio.Event()
