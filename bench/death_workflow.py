@@ -140,7 +140,7 @@ def _suite(home: Path, population: int) -> Iterator[Suite]:
     env.pop("DANCU_DATABASE_SERVER_URL", None)
     command = [sys.executable, "-m", "services.cli", "start", "--demo"]
     command += ["--population", str(population)]
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:

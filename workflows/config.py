@@ -36,6 +36,8 @@ class WorkerSettings:
     benefit_remind_after_hours: float = DEFAULT_BENEFIT_REMIND_AFTER_HOURS
     benefit_escalate_after_hours: float = DEFAULT_BENEFIT_ESCALATE_AFTER_HOURS
     sticky_timeout_seconds: float = DEFAULT_STICKY_TIMEOUT_SECONDS
+    # Where the SDK serves its metrics for Prometheus; None: not served.
+    metrics_address: str | None = None
 
     @staticmethod
     def from_env(env: Env) -> WorkerSettings:
@@ -59,4 +61,12 @@ class WorkerSettings:
             sticky_timeout_seconds=env.number(
                 f"{PREFIX}STICKY_TIMEOUT_SECONDS", DEFAULT_STICKY_TIMEOUT_SECONDS
             ),
+            metrics_address=_metrics_address(env),
         )
+
+
+def _metrics_address(env: Env) -> str | None:
+    port = env.integer(f"{PREFIX}METRICS_PORT", 0)
+    if not port:
+        return None
+    return f"{env.string(f'{PREFIX}METRICS_HOST', '127.0.0.1')}:{port}"

@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from services.kit.config import ConfigError, Env
 from services.kit.telemetry import configure_logging, setup_tracing
-from services.kit.temporal import connect
+from services.kit.temporal import connect, prometheus_runtime
 from workflows.benefit_case.activities import BenefitCaseActivities
 from workflows.benefit_case.workflow import BenefitCase
 from workflows.config import WorkerSettings
@@ -114,7 +114,10 @@ def build_worker(
 
 
 async def run(settings: WorkerSettings) -> None:
-    client = await connect(settings.temporal_address, settings.namespace)
+    runtime = prometheus_runtime(settings.metrics_address) if settings.metrics_address else None
+    client = await connect(settings.temporal_address, settings.namespace, runtime)
+    if settings.metrics_address:
+        logger.info("metrics for Prometheus on http://%s/metrics", settings.metrics_address)
     async with open_gateways(settings) as gateways:
         worker = build_worker(
             client,

@@ -40,6 +40,8 @@ class Endpoints:
     welfare: str
     # Service name -> its database URL.
     databases: dict[str, str]
+    temporal: str
+    temporal_ui: str
 
 
 def print_welcome(endpoints: Endpoints, tokens: dict[str, Path]) -> None:
@@ -49,6 +51,9 @@ def print_welcome(endpoints: Endpoints, tokens: dict[str, Path]) -> None:
     print(f"  case_status (gRPC, plaintext): {endpoints.case_status}")
     print(f"  alerts      (gRPC, plaintext): {endpoints.alerts}")
     print(f"  welfare     (gRPC, plaintext): {endpoints.welfare}")
+    print(f"  Temporal    (gRPC, plaintext): {endpoints.temporal}")
+    print(f"  Temporal web UI (workflows):   {endpoints.temporal_ui}")
+    print("  worker: python -m workflows, task queue dancu")
     for service, url in endpoints.databases.items():
         print(f"  {service} database: {url}")
     sample = _sample_resident(endpoints.databases["registry"])

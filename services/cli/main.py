@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
 import importlib
 import os
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy import MetaData
+
 from services.cli import devenv, import_list, postgres, report_death, welfare
 from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
+from services.kit.db import create_engine
 from services.kit.migrations import MigrationSet
+from services.kit.request_ids import purge_responses, request_log_table
+from services.kit.temporal import dev_server_path
 
 DEFAULT_DEMO_POPULATION = 20_000
+# AIP-155 asks servers to honour a request id for at least an hour; a month covers any
+# client's retries and keeps personal data in stored responses no longer than that.
+DEFAULT_RESPONSE_RETENTION_DAYS = 30
 DEFAULT_REGISTRY_PORT = 50051
 DEFAULT_CASE_STATUS_PORT = 50052
 DEFAULT_ALERTS_PORT = 50053
 DEFAULT_WELFARE_PORT = 50054
+DEFAULT_TEMPORAL_PORT = 7233
+DEFAULT_TEMPORAL_UI_PORT = 8233
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,6 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--purpose", default="development")
     token.add_argument("--ttl", type=int, default=3600, help="seconds")
 
+    purge = commands.add_parser(
+        "purge-responses",
+        help="drop the stored responses of old requests (they hold personal data)",
+    )
+    purge.add_argument("--database-url", required=True, help="a service's database")
+    purge.add_argument(
+        "--older-than-days",
+        type=int,
+        default=DEFAULT_RESPONSE_RETENTION_DAYS,
+        help="keep the responses of requests younger than this",
+    )
+
     import_list_parser = commands.add_parser(
         "import-list", help="import a health agency's daily case list (CSV) into case status"
     )
@@ -82,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _start(args)
     if args.command == "migrate":
         return _migrate(args.service, args.database_url)
+    if args.command == "purge-responses":
+        return _purge_responses(args.database_url, args.older_than_days)
     if args.command == "seed":
         return _seed(args.database_url, args.count, args.seed, args.replace)
     return _token(args)
@@ -92,6 +118,26 @@ def _migrate(service: str, database_url: str) -> int:
     migrations: MigrationSet = importlib.import_module(f"services.{service}.migrations").MIGRATIONS
     migrations.upgrade(database_url)
     print(f"{service}: schema at {migrations.head()}")
+    return 0
+
+
+def _purge_responses(database_url: str, older_than_days: int) -> int:
+    if older_than_days < 0:
+        print("--older-than-days must be 0 or more", file=sys.stderr)
+        return 2
+    older_than = dt.datetime.now(dt.UTC) - dt.timedelta(days=older_than_days)
+
+    async def purge() -> int:
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                return await purge_responses(conn, request_log_table(MetaData()), older_than)
+        finally:
+            await engine.dispose()
+
+    purged = asyncio.run(purge())
+    cutoff = f"{older_than:%Y-%m-%d %H:%M} UTC"
+    print(f"dropped the stored responses of {purged:,} requests claimed before {cutoff}")
     return 0
 
 
@@ -158,12 +204,17 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
     public_key = {"DANCU_AUTH_PUBLIC_KEY_FILE": str(env.public_key_path)}
     registry_port = int(os.environ.get("DANCU_REGISTRY_PORT", DEFAULT_REGISTRY_PORT))
     case_status_port = int(os.environ.get("DANCU_CASE_STATUS_PORT", DEFAULT_CASE_STATUS_PORT))
+    temporal, temporal_ui = _temporal_dev_server(env)
+    # Every service that relays an outbox, and the worker, find Temporal here.
+    on_temporal = {"DANCU_TEMPORAL_ADDRESS": temporal.address}
     registry = Child(
         "registry",
         f"127.0.0.1:{registry_port}",
         {
             **public_key,
             "DANCU_REGISTRY_DATABASE_URL": urls["registry"],
+            # The registry relays its death events (a revoked death starts its correction).
+            **on_temporal,
             "DANCU_REGISTRY_PORT": str(registry_port),
         },
     )
@@ -175,6 +226,7 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
             "DANCU_CASE_STATUS_DATABASE_URL": urls["case_status"],
             "DANCU_CASE_STATUS_PORT": str(case_status_port),
             "DANCU_CASE_STATUS_REGISTRY_ADDRESS": registry.address,
+            **on_temporal,
             # The service persona's token: case status calls the registry as a service.
             "DANCU_CASE_STATUS_REGISTRY_TOKEN_FILE": str(tokens["service"]),
         },
@@ -205,8 +257,27 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
             "DANCU_WELFARE_SERVICE_TOKEN_FILE": str(tokens["service"]),
         },
     )
+    worker = Child(
+        "workflows",
+        "",
+        {
+            **on_temporal,
+            "DANCU_WORKFLOWS_TOKEN_FILE": str(tokens["service"]),
+            "DANCU_WORKFLOWS_REGISTRY_ADDRESS": registry.address,
+            "DANCU_WORKFLOWS_CASE_STATUS_ADDRESS": case_status.address,
+            "DANCU_WORKFLOWS_ALERTS_ADDRESS": alerts.address,
+            "DANCU_WORKFLOWS_WELFARE_ADDRESS": welfare_service.address,
+        },
+        command=[sys.executable, "-m", "workflows"],
+    )
     endpoints = Endpoints(
-        registry.address, case_status.address, alerts.address, welfare_service.address, urls
+        registry.address,
+        case_status.address,
+        alerts.address,
+        welfare_service.address,
+        urls,
+        temporal=temporal.address,
+        temporal_ui=temporal_ui,
     )
 
     def ready() -> None:
@@ -215,4 +286,31 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
         publish_examples(welfare_service.address, tokens["welfare-supervisor"])
         print_welcome(endpoints, tokens)
 
-    return run_until_signalled([registry, case_status, alerts, welfare_service], on_ready=ready)
+    return run_until_signalled(
+        [temporal, registry, case_status, alerts, welfare_service, worker], on_ready=ready
+    )
+
+
+def _temporal_dev_server(env: devenv.DevEnv) -> tuple[Child, str]:
+    """The Temporal dev server and its web UI's address. Its history lives in
+    ``.dancu/temporal.db``, so workflows survive a restart of the suite."""
+    port = int(os.environ.get("DANCU_TEMPORAL_PORT", DEFAULT_TEMPORAL_PORT))
+    ui_port = int(os.environ.get("DANCU_TEMPORAL_UI_PORT", DEFAULT_TEMPORAL_UI_PORT))
+    command = [
+        dev_server_path(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--db-filename",
+        str(env.home / "temporal.db"),
+        "--log-level",
+        "error",
+    ]
+    return Child(
+        "temporal", f"127.0.0.1:{port}", {}, command=command
+    ), f"http://127.0.0.1:{ui_port}"

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -23,14 +24,21 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 @dataclass
 class Child:
     name: str
+    # Where its gRPC health service answers; empty for a process that serves nothing (the
+    # worker), which counts as up while it runs.
     address: str
     env: Mapping[str, str]
+    # Default: the service of that name (``python -m services.<name>``).
+    command: Sequence[str] = ()
     process: subprocess.Popen[bytes] | None = field(default=None)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", f"services.{self.name}"],
-            env={**os.environ, **self.env},
+        if self.address and not _free(self.address):
+            # Checked first: another server there would answer the health check in its place.
+            raise PortTaken(f"{self.name}: {self.address} is already in use")
+        command = list(self.command) or [sys.executable, "-m", f"services.{self.name}"]
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and binaries
+            command, env={**os.environ, **self.env}
         )
 
     def stop(self, grace: float) -> None:
@@ -44,8 +52,24 @@ class Child:
             self.process.wait()
 
 
+class PortTaken(Exception):
+    pass
+
+
+def _free(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, int(port)))
+        except OSError:
+            return False
+    return True
+
+
 async def wait_serving(child: Child, within_seconds: float = 30.0) -> None:
     deadline = time.monotonic() + within_seconds
+    if not child.address:
+        return
     async with grpc.aio.insecure_channel(child.address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
@@ -74,9 +98,14 @@ def run_until_signalled(children: list[Child], on_ready: Callable[[], None] | No
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        # In order, each up before the next starts: the services relay to Temporal and the
+        # worker calls the services.
         for child in children:
-            child.start()
-        for child in children:
+            try:
+                child.start()
+            except PortTaken as taken:
+                print(f"cannot start: {taken} (its DANCU_*_PORT setting moves it)", file=sys.stderr)
+                return 1
             asyncio.run(wait_serving(child))
         if on_ready is not None:
             on_ready()

@@ -8,6 +8,7 @@ started survives.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -86,6 +87,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
     home = tmp_path_factory.mktemp("dancu-home")
     port, case_status_port = _free_port(), _free_port()
     alerts_port, welfare_port = _free_port(), _free_port()
+    temporal_port, temporal_ui_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "DANCU_HOME": str(home),
@@ -93,6 +95,8 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         "DANCU_CASE_STATUS_PORT": str(case_status_port),
         "DANCU_ALERTS_PORT": str(alerts_port),
         "DANCU_WELFARE_PORT": str(welfare_port),
+        "DANCU_TEMPORAL_PORT": str(temporal_port),
+        "DANCU_TEMPORAL_UI_PORT": str(temporal_ui_port),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DANCU_DATABASE_SERVER_URL", None)
@@ -191,15 +195,28 @@ def test_case_status_records_an_f0_checked_against_the_running_registry(suite: S
     assert len(reply["timeline"]) == 1
 
 
-def test_a_checkpoint_scan_warns_once_the_resident_is_flagged(suite: Suite) -> None:
+def test_a_case_recorded_in_case_status_reaches_the_checkpoint_through_the_workflows(
+    suite: Suite,
+) -> None:
+    """Case status's outbox relay, the Temporal dev server, the worker's propagation workflow
+    and alerts' watchlist, as started by the run command."""
     printed = "".join(suite.output)
-    match = re.search(r'"citizen_id": "(\d{12})"', printed)
-    assert match
-    citizen_id = match.group(1)
     assert "dancu.alerts.v1.AlertsService/Scan" in printed, "the welcome text shows a Scan"
     police = (suite.home / "tokens" / "ward-police-hoan-kiem.jwt").read_text().strip()
     operator = (suite.home / "tokens" / "checkpoint-hoan-kiem.jwt").read_text().strip()
-    service = (suite.home / "tokens" / "service.jwt").read_text().strip()
+    health = (suite.home / "tokens" / "health-agency.jwt").read_text().strip()
+    # A resident of the ward other than the one the welcome text shows (an earlier test made
+    # that one F0).
+    found = json.loads(
+        suite.grpcurl(
+            "-d",
+            json.dumps({"ward_code": "00070", "page_size": 5}),
+            suite.address,
+            "dancu.registry.v1.RegistryService/SearchResidents",
+            token=police,
+        )
+    )
+    citizen_id = found["residents"][-1]["citizen_id"]
     checkpoint = {
         "request_id": "e2e-checkpoint",
         "checkpoint": {
@@ -231,18 +248,33 @@ def test_a_checkpoint_scan_warns_once_the_resident_is_flagged(suite: Suite) -> N
         )
         return reply
 
-    before = scan("e2e-scan-1")
-    # The case-status event as the workflows will deliver it.
+    before = scan("e2e-scan-0")
+    # Exposed an hour ago: the quarantine runs for days, so the isolation follow-up does not
+    # clear the resident (and unflag them) while the test looks.
+    exposed = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
     event = {
-        "event_id": f"e2e-event-{citizen_id}",
-        "citizen_id": citizen_id,
-        "classification": "CLASSIFICATION_F0",
-        "effective_time": "2021-09-18T08:00:00+07:00",
+        "request_id": f"e2e-f1-{citizen_id}",
+        "event": {
+            "citizen_id": citizen_id,
+            "effective_time": exposed,
+            "classification": "CLASSIFICATION_F1",
+            "source": {"agency": "cdc-ha-noi", "list_id": "e2e"},
+        },
     }
     suite.grpcurl(
-        "-d", json.dumps(event), suite.alerts, f"{alerts_service}/ApplyStatusChange", token=service
+        "-d",
+        json.dumps(event),
+        suite.case_status,
+        "dancu.case_status.v1.CaseStatusService/RecordStatus",
+        token=health,
     )
-    after = scan("e2e-scan-2")
+    # The relay polls every 0.2 s and the workflow runs two activities: well under the bound.
+    after: dict[str, Any] = {}
+    for attempt in range(1, 61):
+        after = scan(f"e2e-scan-{attempt}")
+        if after["verdict"] == "VERDICT_WARN":
+            break
+        time.sleep(0.5)
 
     assert before["verdict"] == "VERDICT_PASS"
     assert set(after) == {"scan_id", "verdict"}
@@ -250,13 +282,18 @@ def test_a_checkpoint_scan_warns_once_the_resident_is_flagged(suite: Suite) -> N
     listed = json.loads(
         suite.grpcurl(
             "-d",
-            json.dumps({"ward_code": "00070", "kind": "ALERT_KIND_CHECKPOINT_WARNING"}),
+            json.dumps({"ward_code": "00070"}),
             suite.alerts,
             f"{alerts_service}/ListAlerts",
             token=police,
         )
     )
-    assert [a["scan_id"] for a in listed["alerts"]] == [after["scan_id"]]
+    mine = [a for a in listed["alerts"] if a["citizen_id"] == citizen_id]
+    assert {a["kind"] for a in mine} == {
+        "ALERT_KIND_STATUS_CHANGE",
+        "ALERT_KIND_CHECKPOINT_WARNING",
+    }
+    assert [a["scan_id"] for a in mine if "scan_id" in a] == [after["scan_id"]]
 
 
 def test_welfare_serves_the_example_programs_and_the_printed_check(suite: Suite) -> None:
@@ -299,6 +336,8 @@ def test_sigint_stops_every_process(suite: Suite) -> None:
     assert any("services.case_status" in c for c in commands)
     assert any("services.alerts" in c for c in commands)
     assert any("services.welfare" in c for c in commands)
+    assert any("-m workflows" in c for c in commands)
+    assert any("start-dev" in c for c in commands)
     suite.process.send_signal(signal.SIGINT)
     assert suite.process.wait(60) == 0
     _, alive = psutil.wait_procs(started, timeout=30)

@@ -93,6 +93,8 @@ benefit_cases = Table(
     Index("benefit_cases_state", "state", "opened_at", "case_id"),
     Index("benefit_cases_assignee", "assignee", "opened_at", "case_id"),
     Index("benefit_cases_opened", "opened_at", "case_id"),
+    # The overdue queue: cases awaiting a decision (OPEN, IN_REVIEW) by due time.
+    Index("benefit_cases_due", "due_at", postgresql_where=text("state IN (1, 2)")),
 )
 
 # Every state change of every case, never updated.
