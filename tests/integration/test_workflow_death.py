@@ -1,8 +1,9 @@
 """The COVID-19 death workflow and its correction end to end: the real registry, case status
 and welfare over gRPC, the worker's own workflows and activities on the Temporal test server.
-A death report becomes the outcome DECEASED, a registered death, a benefit case for the
-surviving spouse and a benefit-case workflow that pays it once officers approved it through the
-welfare API; a revoked death retracts the outcome and withdraws the unpaid case."""
+A death report becomes the outcome DECEASED (whose propagation alerts the ward), a registered
+death, a benefit case for the surviving spouse and a benefit-case workflow that pays it once
+officers approved it through the welfare API; a revoked death retracts the outcome and
+withdraws the unpaid case."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from services.case_status.use_cases.recompute import STATUS_CHANGED
 from services.cli import report_death as report_death_cli
 from services.kit.auth import TokenIssuer
 from services.kit.db import create_engine
@@ -36,7 +38,7 @@ from services.kit.server import Server
 from services.registry.adapters.tables import outbox as registry_outbox
 from services.registry.use_cases import DEATH_REVOKED
 from services.welfare.domain.examples import FUNERAL
-from tests.integration.registry_client import RegistryDatabase, new_request_id
+from tests.integration.registry_client import HOAN_KIEM, RegistryDatabase, new_request_id
 from tests.integration.welfare_client import CHECKER, OFFICER, family, record_stay
 from tests.integration.workflow_gateways import service_gateways
 from workflows.benefit_case.models import ASSIGN, DECIDE, Assignment, CaseClosed, Decision
@@ -52,6 +54,8 @@ from workflows.death.models import (
 )
 from workflows.death.starter import Reported, report_death
 from workflows.death.workflow import VIETNAM, CovidDeath
+from workflows.propagation.models import OutboxEvent
+from workflows.propagation.workflow import StatusChangePropagation
 from workflows.worker import build_worker
 
 if TYPE_CHECKING:
@@ -80,6 +84,8 @@ async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_
     officer: WelfareServiceAsyncStub,
     checker: WelfareServiceAsyncStub,
     welfare_db: RegistryDatabase,
+    case_db: RegistryDatabase,
+    alerts_db: RegistryDatabase,
 ) -> None:
     today = dt.datetime.now(VIETNAM).date()
     father, mother, child = await family(registrar, dt.date(2001, 1, 1))
@@ -116,6 +122,32 @@ async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_
         # starts another; the conflicting one is flagged for review.
         again = await report_death(client, report, queue)
         conflicting = await report_death(client, _report(cid, today - dt.timedelta(days=2)), queue)
+
+        # The wards hear of the death from the DECEASED status change, as the case-status
+        # relay hands its outbox row to the propagation (only this row: other tests' rows
+        # stay where they are).
+        [deceased_row] = [
+            row
+            for row in await case_db.rows(
+                "SELECT event_id::text AS event_id, event_type, aggregate_id, payload,"
+                " created_at FROM outbox WHERE aggregate_id = %s AND event_type = %s",
+                cid,
+                STATUS_CHANGED,
+            )
+            if row["payload"].get("outcome") == "DECEASED"
+        ]
+        propagated = await client.execute_workflow(
+            StatusChangePropagation.run,
+            OutboxEvent(
+                deceased_row["event_id"],
+                STATUS_CHANGED,
+                cid,
+                deceased_row["payload"],
+                deceased_row["created_at"].isoformat(),
+            ),
+            id=deceased_row["event_id"],
+            task_queue=queue,
+        )
 
         # Officers act through the welfare API; the workflow hears of each act as an update.
         [case_id] = recorded.benefit_cases
@@ -158,6 +190,11 @@ async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_
     deceased = [e for e in status.timeline if e.outcome == cpb.OUTCOME_DECEASED]
     assert len(deceased) == 1
     assert deceased[0].source.report_ref == report.report_ref
+    assert propagated.wards == [HOAN_KIEM]
+    alerted = await alerts_db.rows(
+        "SELECT ward_code FROM alerts WHERE event_id::text = %s", deceased_row["event_id"]
+    )
+    assert [row["ward_code"] for row in alerted] == [HOAN_KIEM]
 
     # The funeral support goes to one survivor only: one case, paid once under its reference.
     case = (await officer.GetBenefitCase(wfpb.GetBenefitCaseRequest(case_id=case_id))).benefit_case
