@@ -47,9 +47,16 @@ from workflows.correction.models import WORKFLOW as CORRECTION
 from workflows.correction.models import DeathCorrected
 from workflows.death.models import (
     RESOLVE,
+    CaseToOpen,
+    CivilStatusSeen,
     DeathRecorded,
     DeathReport,
+    DeathToRecord,
+    OpenedCase,
     Resolution,
+    SlaPolicy,
+    Survivor,
+    SurvivorCheck,
     workflow_id,
 )
 from workflows.death.starter import Reported, report_death
@@ -381,3 +388,104 @@ async def test_the_report_death_command_starts_then_joins(
     assert joined.count("the report is with the running process") == 2
     assert "finished already with the same death" in after
     assert "disagrees with the recorded death" in after
+
+
+class StubServices:
+    """The death workflow's activities without the services: a resident with one surviving
+    spouse eligible for one program."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @activity.defn(name="verify_identity")
+    async def verify_identity(self, report: DeathReport) -> CivilStatusSeen:
+        self.calls.append("verify_identity")
+        return CivilStatusSeen(alive=True)
+
+    @activity.defn(name="record_deceased")
+    async def record_deceased(self, death: DeathToRecord) -> str:
+        self.calls.append(f"record_deceased {death.report.death_date} {death.request_id}")
+        return "event-1"
+
+    @activity.defn(name="register_death")
+    async def register_death(self, death: DeathToRecord) -> CivilStatusSeen:
+        self.calls.append(f"register_death {death.report.death_date} {death.request_id}")
+        return CivilStatusSeen(False, death.report.death_date, "COVID19")
+
+    @activity.defn(name="find_survivors")
+    async def find_survivors(self, deceased: str) -> list[Survivor]:
+        return [Survivor("001187000031", "SPOUSE", True), Survivor("001940000032", "PARENT", False)]
+
+    @activity.defn(name="check_survivor")
+    async def check_survivor(self, check: SurvivorCheck) -> list[str]:
+        self.calls.append(f"check_survivor {check.beneficiary_citizen_id}")
+        return [FUNERAL]
+
+    @activity.defn(name="open_benefit_case")
+    async def open_benefit_case(self, claim: CaseToOpen) -> OpenedCase:
+        self.calls.append(f"open_benefit_case {claim.request_id}")
+        return OpenedCase(
+            "case-1",
+            claim.program_code,
+            claim.beneficiary_citizen_id,
+            claim.subject_citizen_id,
+            10_000_000,
+            "svc",
+            "svc",
+        )
+
+    @activity.defn(name="benefit_sla")
+    async def benefit_sla(self) -> SlaPolicy:
+        return SlaPolicy(3600, 7200)
+
+
+async def test_an_officer_lets_the_process_go_on_with_the_first_report(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    services = StubServices()
+    queue = f"death-proceed-{uuid.uuid4().hex}"
+    cid = "001085000031"
+    first = _report(cid, dt.date(2021, 8, 14))
+    other = _report(cid, dt.date(2021, 8, 14), cause="ngừng tim")
+    wid = f"{workflow_id(cid)}-{uuid.uuid4().hex}"
+    async with Worker(
+        time_skipping.client,
+        task_queue=queue,
+        workflows=[CovidDeath],
+        activities=[
+            services.verify_identity,
+            services.record_deceased,
+            services.register_death,
+            services.find_survivors,
+            services.check_survivor,
+            services.open_benefit_case,
+            services.benefit_sla,
+        ],
+    ):
+        handle = await time_skipping.client.start_workflow(
+            CovidDeath.run,
+            first,
+            id=wid,
+            task_queue=queue,
+            start_signal="report",
+            start_signal_args=[other],
+        )
+        await handle.execute_update(
+            RESOLVE, Resolution("civil-hn-01", True, "bệnh án ghi nguyên nhân COVID-19")
+        )
+        result = await handle.result()
+        progress = await handle.query(CovidDeath.progress)
+        child = await time_skipping.client.get_workflow_handle(benefit_case_id("case-1")).describe()
+    # The first report is recorded, the other one stays on file; only the living survivor is
+    # checked; request ids derive from the workflow id.
+    assert result == DeathRecorded(cid, "DONE", benefit_cases=["case-1"])
+    assert services.calls == [
+        "verify_identity",
+        f"record_deceased 2021-08-14 {wid}:deceased",
+        f"register_death 2021-08-14 {wid}:register-death",
+        "check_survivor 001187000031",
+        f"open_benefit_case {wid}:open-{FUNERAL}-001187000031",
+    ]
+    assert progress.conflicting_reports == [other]
+    assert progress.benefit_cases == ["case-1"]
+    assert child.workflow_type == "BenefitCase"
