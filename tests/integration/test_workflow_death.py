@@ -36,6 +36,7 @@ from services.kit.db import create_engine
 from services.kit.outbox_relay import OutboxRelay, Route
 from services.kit.server import Server
 from services.registry.adapters.tables import outbox as registry_outbox
+from services.registry.main import RELAYED as REGISTRY_RELAYED
 from services.registry.use_cases import DEATH_REVOKED
 from services.welfare.domain.examples import FUNERAL
 from tests.integration.registry_client import HOAN_KIEM, RegistryDatabase, new_request_id
@@ -43,7 +44,6 @@ from tests.integration.welfare_client import CHECKER, OFFICER, family, record_st
 from tests.integration.workflow_gateways import service_gateways
 from workflows.benefit_case.models import ASSIGN, DECIDE, Assignment, CaseClosed, Decision
 from workflows.benefit_case.models import workflow_id as benefit_case_id
-from workflows.correction.models import WORKFLOW as CORRECTION
 from workflows.correction.models import DeathCorrected
 from workflows.death.models import (
     RESOLVE,
@@ -296,9 +296,9 @@ async def test_a_revoked_death_is_retracted_and_its_unpaid_case_withdrawn(
     queue = f"correction-{uuid.uuid4().hex}"
     client = time_skipping.client
     engine = create_engine(registry_database_url, pool_size=2)
-    relay = OutboxRelay(
-        engine, registry_outbox, client, {DEATH_REVOKED: Route(CORRECTION, queue)}, batch=10_000
-    )
+    # The registry's own routes (services.registry.main), on this test's queue.
+    routes = {kind: Route(name, queue) for kind, name in REGISTRY_RELAYED.items()}
+    relay = OutboxRelay(engine, registry_outbox, client, routes, batch=10_000)
     try:
         async with (
             service_gateways(
