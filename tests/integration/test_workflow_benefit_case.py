@@ -44,11 +44,17 @@ class RecordingWelfare:
     """Stands in for welfare: agrees with every act, records what the workflow did and when."""
 
     def __init__(
-        self, env: WorkflowEnvironment, *, eligible: bool = True, refuse_payment: str = ""
+        self,
+        env: WorkflowEnvironment,
+        *,
+        eligible: bool = True,
+        refuse_payment: str = "",
+        refuse_withdrawal: str = "",
     ) -> None:
         self._env = env
         self.eligible = eligible
         self.refuse_payment = refuse_payment
+        self.refuse_withdrawal = refuse_withdrawal
         self.confirmed: list[Expected] = []
         self.notices: list[tuple[Notice, dt.datetime]] = []
         self.payments: list[Disbursement] = []
@@ -82,6 +88,13 @@ class RecordingWelfare:
     @activity.defn(name="withdraw_case")
     async def withdraw_case(self, withdrawal: Withdrawal) -> None:
         self.withdrawals.append(withdrawal)
+        if self.refuse_withdrawal:
+            raise ApplicationError(
+                self.refuse_withdrawal,
+                self.refuse_withdrawal,
+                type="FAILED_PRECONDITION",
+                non_retryable=True,
+            )
 
 
 @asynccontextmanager
@@ -236,4 +249,21 @@ async def test_a_payment_welfare_refuses_blocks_the_case_instead_of_failing_it(
         progress = await _progress(handle)
     assert closed == CaseClosed(case.case_id, "PAYMENT_BLOCKED", reason="NO_LONGER_ELIGIBLE")
     assert progress.events[-1] == "payment refused by welfare: NO_LONGER_ELIGIBLE"
+    assert welfare.payments == []
+
+
+async def test_a_withdrawal_welfare_refuses_leaves_the_record_and_pays_nothing(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    # An officer decided the case in welfare just before the death was revoked.
+    welfare = RecordingWelfare(time_skipping, refuse_withdrawal="CASE_STATE_INVALID")
+    case = _case()
+    async with _worker(time_skipping, welfare) as queue:
+        handle = await _start(time_skipping, queue, case)
+        await handle.signal(WITHDRAW, "death revoked")
+        closed = await handle.result()
+        progress = await _progress(handle)
+    assert closed.state == "WITHDRAWN"
+    assert len(welfare.withdrawals) == 1
+    assert "welfare kept the case: CASE_STATE_INVALID" in progress.events
     assert welfare.payments == []

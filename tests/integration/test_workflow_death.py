@@ -1,8 +1,9 @@
 """The COVID-19 death workflow and its correction end to end: the real registry, case status
 and welfare over gRPC, the worker's own workflows and activities on the Temporal test server.
-A death report becomes the outcome DECEASED, a registered death, a benefit case for the
-surviving spouse and a benefit-case workflow that pays it once officers approved it through the
-welfare API; a revoked death retracts the outcome and withdraws the unpaid case."""
+A death report becomes the outcome DECEASED (whose propagation alerts the ward), a registered
+death, a benefit case for the surviving spouse and a benefit-case workflow that pays it once
+officers approved it through the welfare API; a revoked death retracts the outcome and
+withdraws the unpaid case."""
 
 from __future__ import annotations
 
@@ -28,30 +29,40 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from services.case_status.use_cases.recompute import STATUS_CHANGED
 from services.cli import report_death as report_death_cli
 from services.kit.auth import TokenIssuer
 from services.kit.db import create_engine
 from services.kit.outbox_relay import OutboxRelay, Route
 from services.kit.server import Server
 from services.registry.adapters.tables import outbox as registry_outbox
+from services.registry.main import RELAYED as REGISTRY_RELAYED
 from services.registry.use_cases import DEATH_REVOKED
 from services.welfare.domain.examples import FUNERAL
-from tests.integration.registry_client import RegistryDatabase, new_request_id
+from tests.integration.registry_client import HOAN_KIEM, RegistryDatabase, new_request_id
 from tests.integration.welfare_client import CHECKER, OFFICER, family, record_stay
 from tests.integration.workflow_gateways import service_gateways
 from workflows.benefit_case.models import ASSIGN, DECIDE, Assignment, CaseClosed, Decision
 from workflows.benefit_case.models import workflow_id as benefit_case_id
-from workflows.correction.models import WORKFLOW as CORRECTION
 from workflows.correction.models import DeathCorrected
 from workflows.death.models import (
     RESOLVE,
+    CaseToOpen,
+    CivilStatusSeen,
     DeathRecorded,
     DeathReport,
+    DeathToRecord,
+    OpenedCase,
     Resolution,
+    SlaPolicy,
+    Survivor,
+    SurvivorCheck,
     workflow_id,
 )
 from workflows.death.starter import Reported, report_death
 from workflows.death.workflow import VIETNAM, CovidDeath
+from workflows.propagation.models import OutboxEvent
+from workflows.propagation.workflow import StatusChangePropagation
 from workflows.worker import build_worker
 
 if TYPE_CHECKING:
@@ -80,6 +91,8 @@ async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_
     officer: WelfareServiceAsyncStub,
     checker: WelfareServiceAsyncStub,
     welfare_db: RegistryDatabase,
+    case_db: RegistryDatabase,
+    alerts_db: RegistryDatabase,
 ) -> None:
     today = dt.datetime.now(VIETNAM).date()
     father, mother, child = await family(registrar, dt.date(2001, 1, 1))
@@ -116,6 +129,32 @@ async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_
         # starts another; the conflicting one is flagged for review.
         again = await report_death(client, report, queue)
         conflicting = await report_death(client, _report(cid, today - dt.timedelta(days=2)), queue)
+
+        # The wards hear of the death from the DECEASED status change, as the case-status
+        # relay hands its outbox row to the propagation (only this row: other tests' rows
+        # stay where they are).
+        [deceased_row] = [
+            row
+            for row in await case_db.rows(
+                "SELECT event_id::text AS event_id, event_type, aggregate_id, payload,"
+                " created_at FROM outbox WHERE aggregate_id = %s AND event_type = %s",
+                cid,
+                STATUS_CHANGED,
+            )
+            if row["payload"].get("outcome") == "DECEASED"
+        ]
+        propagated = await client.execute_workflow(
+            StatusChangePropagation.run,
+            OutboxEvent(
+                deceased_row["event_id"],
+                STATUS_CHANGED,
+                cid,
+                deceased_row["payload"],
+                deceased_row["created_at"].isoformat(),
+            ),
+            id=deceased_row["event_id"],
+            task_queue=queue,
+        )
 
         # Officers act through the welfare API; the workflow hears of each act as an update.
         [case_id] = recorded.benefit_cases
@@ -158,6 +197,11 @@ async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_
     deceased = [e for e in status.timeline if e.outcome == cpb.OUTCOME_DECEASED]
     assert len(deceased) == 1
     assert deceased[0].source.report_ref == report.report_ref
+    assert propagated.wards == [HOAN_KIEM]
+    alerted = await alerts_db.rows(
+        "SELECT ward_code FROM alerts WHERE event_id::text = %s", deceased_row["event_id"]
+    )
+    assert [row["ward_code"] for row in alerted] == [HOAN_KIEM]
 
     # The funeral support goes to one survivor only: one case, paid once under its reference.
     case = (await officer.GetBenefitCase(wfpb.GetBenefitCaseRequest(case_id=case_id))).benefit_case
@@ -252,9 +296,9 @@ async def test_a_revoked_death_is_retracted_and_its_unpaid_case_withdrawn(
     queue = f"correction-{uuid.uuid4().hex}"
     client = time_skipping.client
     engine = create_engine(registry_database_url, pool_size=2)
-    relay = OutboxRelay(
-        engine, registry_outbox, client, {DEATH_REVOKED: Route(CORRECTION, queue)}, batch=10_000
-    )
+    # The registry's own routes (services.registry.main), on this test's queue.
+    routes = {kind: Route(name, queue) for kind, name in REGISTRY_RELAYED.items()}
+    relay = OutboxRelay(engine, registry_outbox, client, routes, batch=10_000)
     try:
         async with (
             service_gateways(
@@ -344,3 +388,104 @@ async def test_the_report_death_command_starts_then_joins(
     assert joined.count("the report is with the running process") == 2
     assert "finished already with the same death" in after
     assert "disagrees with the recorded death" in after
+
+
+class StubServices:
+    """The death workflow's activities without the services: a resident with one surviving
+    spouse eligible for one program."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    @activity.defn(name="verify_identity")
+    async def verify_identity(self, report: DeathReport) -> CivilStatusSeen:
+        self.calls.append("verify_identity")
+        return CivilStatusSeen(alive=True)
+
+    @activity.defn(name="record_deceased")
+    async def record_deceased(self, death: DeathToRecord) -> str:
+        self.calls.append(f"record_deceased {death.report.death_date} {death.request_id}")
+        return "event-1"
+
+    @activity.defn(name="register_death")
+    async def register_death(self, death: DeathToRecord) -> CivilStatusSeen:
+        self.calls.append(f"register_death {death.report.death_date} {death.request_id}")
+        return CivilStatusSeen(False, death.report.death_date, "COVID19")
+
+    @activity.defn(name="find_survivors")
+    async def find_survivors(self, deceased: str) -> list[Survivor]:
+        return [Survivor("001187000031", "SPOUSE", True), Survivor("001940000032", "PARENT", False)]
+
+    @activity.defn(name="check_survivor")
+    async def check_survivor(self, check: SurvivorCheck) -> list[str]:
+        self.calls.append(f"check_survivor {check.beneficiary_citizen_id}")
+        return [FUNERAL]
+
+    @activity.defn(name="open_benefit_case")
+    async def open_benefit_case(self, claim: CaseToOpen) -> OpenedCase:
+        self.calls.append(f"open_benefit_case {claim.request_id}")
+        return OpenedCase(
+            "case-1",
+            claim.program_code,
+            claim.beneficiary_citizen_id,
+            claim.subject_citizen_id,
+            10_000_000,
+            "svc",
+            "svc",
+        )
+
+    @activity.defn(name="benefit_sla")
+    async def benefit_sla(self) -> SlaPolicy:
+        return SlaPolicy(3600, 7200)
+
+
+async def test_an_officer_lets_the_process_go_on_with_the_first_report(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    services = StubServices()
+    queue = f"death-proceed-{uuid.uuid4().hex}"
+    cid = "001085000031"
+    first = _report(cid, dt.date(2021, 8, 14))
+    other = _report(cid, dt.date(2021, 8, 14), cause="ngừng tim")
+    wid = f"{workflow_id(cid)}-{uuid.uuid4().hex}"
+    async with Worker(
+        time_skipping.client,
+        task_queue=queue,
+        workflows=[CovidDeath],
+        activities=[
+            services.verify_identity,
+            services.record_deceased,
+            services.register_death,
+            services.find_survivors,
+            services.check_survivor,
+            services.open_benefit_case,
+            services.benefit_sla,
+        ],
+    ):
+        handle = await time_skipping.client.start_workflow(
+            CovidDeath.run,
+            first,
+            id=wid,
+            task_queue=queue,
+            start_signal="report",
+            start_signal_args=[other],
+        )
+        await handle.execute_update(
+            RESOLVE, Resolution("civil-hn-01", True, "bệnh án ghi nguyên nhân COVID-19")
+        )
+        result = await handle.result()
+        progress = await handle.query(CovidDeath.progress)
+        child = await time_skipping.client.get_workflow_handle(benefit_case_id("case-1")).describe()
+    # The first report is recorded, the other one stays on file; only the living survivor is
+    # checked; request ids derive from the workflow id.
+    assert result == DeathRecorded(cid, "DONE", benefit_cases=["case-1"])
+    assert services.calls == [
+        "verify_identity",
+        f"record_deceased 2021-08-14 {wid}:deceased",
+        f"register_death 2021-08-14 {wid}:register-death",
+        "check_survivor 001187000031",
+        f"open_benefit_case {wid}:open-{FUNERAL}-001187000031",
+    ]
+    assert progress.conflicting_reports == [other]
+    assert progress.benefit_cases == ["case-1"]
+    assert child.workflow_type == "BenefitCase"
