@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import MetaData
 
-from services.cli import devenv, import_list, postgres, welfare
+from services.cli import devenv, import_list, postgres, report_death, welfare
 from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
 from services.kit.db import create_engine
@@ -90,7 +90,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     welfare.add_arguments(welfare_parser)
 
+    report_death_parser = commands.add_parser(
+        "report-death", help="report a death from COVID-19 (starts or joins its workflow)"
+    )
+    report_death.add_arguments(report_death_parser)
+
     args = parser.parse_args(argv)
+    if args.command == "report-death":
+        return report_death.main(args)
     if args.command == "import-list":
         return import_list.main(args)
     if args.command == "welfare":
@@ -206,6 +213,8 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
         {
             **public_key,
             "DANCU_REGISTRY_DATABASE_URL": urls["registry"],
+            # The registry relays its death events (a revoked death starts its correction).
+            **on_temporal,
             "DANCU_REGISTRY_PORT": str(registry_port),
         },
     )
@@ -254,8 +263,10 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
         {
             **on_temporal,
             "DANCU_WORKFLOWS_TOKEN_FILE": str(tokens["service"]),
+            "DANCU_WORKFLOWS_REGISTRY_ADDRESS": registry.address,
             "DANCU_WORKFLOWS_CASE_STATUS_ADDRESS": case_status.address,
             "DANCU_WORKFLOWS_ALERTS_ADDRESS": alerts.address,
+            "DANCU_WORKFLOWS_WELFARE_ADDRESS": welfare_service.address,
         },
         command=[sys.executable, "-m", "workflows"],
     )

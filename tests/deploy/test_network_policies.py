@@ -79,7 +79,10 @@ def expected() -> set[tuple[str, str, int]]:
     for service, database in DATABASES.items():
         paths.add((service, f"db:{database}", 5432))
         paths.add((f"{service}-migrate", f"db:{database}", 5432))
-    paths |= {("case-status", "temporal-frontend", 7233), ("worker", "temporal-frontend", 7233)}
+    # The services that relay an outbox, and the worker.
+    paths |= {
+        (workload, "temporal-frontend", 7233) for workload in ("registry", "case-status", "worker")
+    }
     paths |= {(workload, "collector", 4317) for workload in WORKLOADS}
     # Every pod of the namespace resolves names, the neighbour too; that is all it may do.
     every_pod = [*WORKLOADS, *(f"{s}-migrate" for s in SERVICES), "neighbour"]
