@@ -47,6 +47,7 @@ bench: install
 	$(RUN) python -m bench.explain_queries
 	$(RUN) python -m bench.import_list
 	$(RUN) python -m bench.get_case_status
+	$(RUN) python -m bench.death_workflow
 
 clean:
 	rm -rf .venv .tools .dancu
