@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from services.cli import devenv, import_list, postgres, welfare
+from services.cli import demo, devenv, import_list, postgres, welfare
 from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
 from services.kit.migrations import MigrationSet
@@ -69,7 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     welfare.add_arguments(welfare_parser)
 
+    demo_parser = commands.add_parser(
+        "demo", help="play the seed article's story against the running suite, print a report"
+    )
+    demo.add_arguments(demo_parser)
+
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo.main(args)
     if args.command == "import-list":
         return import_list.main(args)
     if args.command == "welfare":
