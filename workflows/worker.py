@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from services.kit.config import ConfigError, Env
 from services.kit.telemetry import configure_logging, setup_tracing
-from services.kit.temporal import connect
+from services.kit.temporal import connect, prometheus_runtime
+from workflows.benefit_case.activities import BenefitCaseActivities
+from workflows.benefit_case.workflow import BenefitCase
 from workflows.config import WorkerSettings
+from workflows.correction.activities import CorrectionActivities
+from workflows.correction.workflow import DeathCorrection
+from workflows.death.activities import DeathActivities
+from workflows.death.models import SlaPolicy
+from workflows.death.workflow import CovidDeath
 from workflows.gateways.alerts import AlertsGateway
 from workflows.gateways.case_status import CaseStatusGateway
+from workflows.gateways.registry import RegistryGateway
+from workflows.gateways.welfare import WelfareGateway
 from workflows.isolation.activities import IsolationActivities
 from workflows.isolation.workflow import IsolationFollowUp
 from workflows.propagation.activities import PropagationActivities
@@ -27,13 +37,18 @@ from workflows.propagation.workflow import StatusChangePropagation
 
 logger = logging.getLogger("workflows")
 
-WORKFLOWS = [StatusChangePropagation, IsolationFollowUp]
+WORKFLOWS = [StatusChangePropagation, IsolationFollowUp, CovidDeath, BenefitCase, DeathCorrection]
 
 
 @dataclass(frozen=True)
 class Gateways:
     case_status: CaseStatusGateway
     alerts: AlertsGateway
+    registry: RegistryGateway
+    welfare: WelfareGateway
+    # The benefit cases' service level (configuration, handed to the workflows through an
+    # activity).
+    sla: SlaPolicy = field(default_factory=lambda: SlaPolicy(72 * 3600, 168 * 3600))
 
 
 @asynccontextmanager
@@ -43,33 +58,73 @@ async def open_gateways(settings: WorkerSettings) -> AsyncIterator[Gateways]:
 
     case_status = CaseStatusGateway.connect(settings.case_status_address, token)
     alerts = AlertsGateway.connect(settings.alerts_address, token)
+    registry = RegistryGateway.connect(settings.registry_address, token)
+    welfare = WelfareGateway.connect(settings.welfare_address, token)
+    sla = SlaPolicy(
+        round(settings.benefit_remind_after_hours * 3600),
+        round(settings.benefit_escalate_after_hours * 3600),
+    )
     try:
-        yield Gateways(case_status, alerts)
+        yield Gateways(case_status, alerts, registry, welfare, sla)
     finally:
+        await welfare.close()
+        await registry.close()
         await alerts.close()
         await case_status.close()
 
 
-def build_worker(client: Client, gateways: Gateways, task_queue: str) -> Worker:
+def build_worker(
+    client: Client,
+    gateways: Gateways,
+    task_queue: str,
+    sticky_timeout: dt.timedelta = dt.timedelta(seconds=10),
+) -> Worker:
     isolation = IsolationActivities(gateways.case_status)
     propagation = PropagationActivities(gateways.alerts, client, task_queue)
+    death = DeathActivities(gateways.registry, gateways.case_status, gateways.welfare, gateways.sla)
+    benefit = BenefitCaseActivities(gateways.welfare)
+    correction = CorrectionActivities(gateways.case_status, gateways.welfare, client)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
+        sticky_queue_schedule_to_start_timeout=sticky_timeout,
         activities=[
             isolation.complete_isolation,
             propagation.deliver_to_alerts,
             propagation.follow_isolation,
             propagation.stop_isolation,
+            death.verify_identity,
+            death.record_deceased,
+            death.register_death,
+            death.find_survivors,
+            death.check_survivor,
+            death.open_benefit_case,
+            death.benefit_sla,
+            benefit.confirm_case,
+            benefit.notify_officers,
+            benefit.recheck_eligibility,
+            benefit.disburse,
+            benefit.withdraw_case,
+            correction.retract_deceased,
+            correction.benefit_cases_of_death,
+            correction.withdraw_benefit_case,
         ],
     )
 
 
 async def run(settings: WorkerSettings) -> None:
-    client = await connect(settings.temporal_address, settings.namespace)
+    runtime = prometheus_runtime(settings.metrics_address) if settings.metrics_address else None
+    client = await connect(settings.temporal_address, settings.namespace, runtime)
+    if settings.metrics_address:
+        logger.info("metrics for Prometheus on http://%s/metrics", settings.metrics_address)
     async with open_gateways(settings) as gateways:
-        worker = build_worker(client, gateways, settings.task_queue)
+        worker = build_worker(
+            client,
+            gateways,
+            settings.task_queue,
+            dt.timedelta(seconds=settings.sticky_timeout_seconds),
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -17,6 +17,7 @@ from services.alerts.adapters.registry_client import GrpcRegistry
 from services.alerts.adapters.repository import CachedCheckpoints, SqlWatchlistSource
 from services.alerts.adapters.scan_recorder import BatchedScanRecorder
 from services.alerts.adapters.unit_of_work import SqlUnitOfWorkFactory
+from services.alerts.adapters.watchlist_metrics import observe_watchlist
 from services.alerts.api.errors import ERROR_DOMAIN, ERROR_TABLE
 from services.alerts.api.policy import POLICY
 from services.alerts.api.servicer import AlertsServicer
@@ -55,6 +56,7 @@ async def open_alerts(
     follower = WatchlistFollower(SqlWatchlistSource(engine), watchlist, watchlist_poll_seconds)
     await follower.catch_up()
     logger.info("watchlist loaded: %d flagged residents", len(watchlist))
+    observe_watchlist(watchlist, follower)
     registry = GrpcRegistry.connect(registry_address, lambda: service_token)
     case_status = GrpcCaseStatus.connect(case_status_address, lambda: service_token)
     recorder = BatchedScanRecorder(engine)

@@ -198,6 +198,12 @@ class CaseRepository(Protocol):
         """Every link within ``hops`` links of any of ``citizen_ids``."""
         ...
 
+    async def living_in(
+        self, citizen_ids: Sequence[str], wards: Iterable[str], on_day: dt.date
+    ) -> set[str]:
+        """Those of ``citizen_ids`` whose residence snapshot puts them in one of ``wards``."""
+        ...
+
     async def save_residences(self, residents: Sequence[ResidentFacts]) -> None:
         """Stores each resident's residence wards as the registry gave them (with a permanent
         ward), replacing the earlier snapshot."""

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
 import importlib
 import os
 import sys
 from collections.abc import Sequence
 
-from services.cli import demo, devenv, import_list, postgres, welfare
+from sqlalchemy import MetaData
+
+from services.cli import demo, devenv, import_list, postgres, report_death, welfare
 from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
+from services.kit.db import create_engine
 from services.kit.migrations import MigrationSet
+from services.kit.request_ids import purge_responses, request_log_table
 from services.kit.temporal import dev_server_path
 
 DEFAULT_DEMO_POPULATION = 20_000
+# AIP-155 asks servers to honour a request id for at least an hour; a month covers any
+# client's retries and keeps personal data in stored responses no longer than that.
+DEFAULT_RESPONSE_RETENTION_DAYS = 30
 DEFAULT_REGISTRY_PORT = 50051
 DEFAULT_CASE_STATUS_PORT = 50052
 DEFAULT_ALERTS_PORT = 50053
@@ -59,6 +68,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     token.add_argument("--purpose", default="development")
     token.add_argument("--ttl", type=int, default=3600, help="seconds")
 
+    purge = commands.add_parser(
+        "purge-responses",
+        help="drop the stored responses of old requests (they hold personal data)",
+    )
+    purge.add_argument("--database-url", required=True, help="a service's database")
+    purge.add_argument(
+        "--older-than-days",
+        type=int,
+        default=DEFAULT_RESPONSE_RETENTION_DAYS,
+        help="keep the responses of requests younger than this",
+    )
+
     import_list_parser = commands.add_parser(
         "import-list", help="import a health agency's daily case list (CSV) into case status"
     )
@@ -69,6 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     welfare.add_arguments(welfare_parser)
 
+    report_death_parser = commands.add_parser(
+        "report-death", help="report a death from COVID-19 (starts or joins its workflow)"
+    )
+    report_death.add_arguments(report_death_parser)
+
     demo_parser = commands.add_parser(
         "demo", help="play the seed article's story against the running suite, print a report"
     )
@@ -77,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo.main(args)
+    if args.command == "report-death":
+        return report_death.main(args)
     if args.command == "import-list":
         return import_list.main(args)
     if args.command == "welfare":
@@ -85,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _start(args)
     if args.command == "migrate":
         return _migrate(args.service, args.database_url)
+    if args.command == "purge-responses":
+        return _purge_responses(args.database_url, args.older_than_days)
     if args.command == "seed":
         return _seed(args.database_url, args.count, args.seed, args.replace)
     return _token(args)
@@ -95,6 +125,26 @@ def _migrate(service: str, database_url: str) -> int:
     migrations: MigrationSet = importlib.import_module(f"services.{service}.migrations").MIGRATIONS
     migrations.upgrade(database_url)
     print(f"{service}: schema at {migrations.head()}")
+    return 0
+
+
+def _purge_responses(database_url: str, older_than_days: int) -> int:
+    if older_than_days < 0:
+        print("--older-than-days must be 0 or more", file=sys.stderr)
+        return 2
+    older_than = dt.datetime.now(dt.UTC) - dt.timedelta(days=older_than_days)
+
+    async def purge() -> int:
+        engine = create_engine(database_url, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                return await purge_responses(conn, request_log_table(MetaData()), older_than)
+        finally:
+            await engine.dispose()
+
+    purged = asyncio.run(purge())
+    cutoff = f"{older_than:%Y-%m-%d %H:%M} UTC"
+    print(f"dropped the stored responses of {purged:,} requests claimed before {cutoff}")
     return 0
 
 
@@ -170,6 +220,8 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
         {
             **public_key,
             "DANCU_REGISTRY_DATABASE_URL": urls["registry"],
+            # The registry relays its death events (a revoked death starts its correction).
+            **on_temporal,
             "DANCU_REGISTRY_PORT": str(registry_port),
         },
     )
@@ -218,8 +270,10 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
         {
             **on_temporal,
             "DANCU_WORKFLOWS_TOKEN_FILE": str(tokens["service"]),
+            "DANCU_WORKFLOWS_REGISTRY_ADDRESS": registry.address,
             "DANCU_WORKFLOWS_CASE_STATUS_ADDRESS": case_status.address,
             "DANCU_WORKFLOWS_ALERTS_ADDRESS": alerts.address,
+            "DANCU_WORKFLOWS_WELFARE_ADDRESS": welfare_service.address,
         },
         command=[sys.executable, "-m", "workflows"],
     )
@@ -262,7 +316,7 @@ def _temporal_dev_server(env: devenv.DevEnv) -> tuple[Child, str]:
         "--db-filename",
         str(env.home / "temporal.db"),
         "--log-level",
-        "warn",
+        "error",
     ]
     return Child(
         "temporal", f"127.0.0.1:{port}", {}, command=command

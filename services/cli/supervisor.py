@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +33,9 @@ class Child:
     process: subprocess.Popen[bytes] | None = field(default=None)
 
     def start(self) -> None:
+        if self.address and not _free(self.address):
+            # Checked first: another server there would answer the health check in its place.
+            raise PortTaken(f"{self.name}: {self.address} is already in use")
         command = list(self.command) or [sys.executable, "-m", f"services.{self.name}"]
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and binaries
             command, env={**os.environ, **self.env}
@@ -46,6 +50,20 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class PortTaken(Exception):
+    pass
+
+
+def _free(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, int(port)))
+        except OSError:
+            return False
+    return True
 
 
 async def wait_serving(child: Child, within_seconds: float = 30.0) -> None:
@@ -83,7 +101,11 @@ def run_until_signalled(children: list[Child], on_ready: Callable[[], None] | No
         # In order, each up before the next starts: the services relay to Temporal and the
         # worker calls the services.
         for child in children:
-            child.start()
+            try:
+                child.start()
+            except PortTaken as taken:
+                print(f"cannot start: {taken} (its DANCU_*_PORT setting moves it)", file=sys.stderr)
+                return 1
             asyncio.run(wait_serving(child))
         if on_ready is not None:
             on_ready()

@@ -3,6 +3,9 @@
 Retries are enabled by gRPC service config for the methods the caller names as idempotent
 (reads, and mutations carrying a request_id), on UNAVAILABLE only: a call that may have taken
 effect is never blindly repeated unless the server deduplicates it.
+
+Every call carries the caller's trace context, so one trace runs through all the services a
+request touches.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
+
+from services.kit.telemetry import client_interceptors
 
 DEFAULT_DEADLINE_SECONDS = 10.0
 
@@ -88,7 +93,12 @@ def open_channel(
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
     service_config: str | None = None,
 ) -> grpc.aio.Channel:
-    interceptors: list[grpc.aio.ClientInterceptor] = [_DeadlineInterceptor(deadline_seconds)]
+    # Tracing first: its span covers the whole call, and the metadata it adds is kept by the
+    # interceptors after it.
+    interceptors: list[grpc.aio.ClientInterceptor] = [
+        *client_interceptors(),
+        _DeadlineInterceptor(deadline_seconds),
+    ]
     if token is not None:
         interceptors.append(_TokenCredentials(token))
     options: list[tuple[str, Any]] = [("grpc.max_receive_message_length", 32 * 1024 * 1024)]

@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.sqlalchemy import engine as sql_tracing
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.trace import Status, StatusCode
 from psycopg import sql
-from sqlalchemy import ColumnElement, Select, String, Table, cast, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, Table, cast, event, func, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeEngine
 
@@ -25,16 +29,55 @@ def async_url(url: str) -> str:
 sync_url = async_url
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    tracer_provider: trace.TracerProvider | None = None,
+) -> AsyncEngine:
     # pool_pre_ping costs a round trip per checkout; connections are recycled instead so that
     # a restarted database is noticed within the recycle period without taxing hot paths.
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=300,
         echo=echo,
     )
+    _trace_statements(engine, tracer_provider)
+    return engine
+
+
+def _trace_statements(engine: AsyncEngine, tracer_provider: trace.TracerProvider | None) -> None:
+    """A client span per SQL statement, child of the call that runs it. The span holds the
+    statement with its placeholders, never the bound values. COPY (``copy_rows``) goes
+    through the driver directly and has no span of its own.
+
+    The instrumentation's pool-usage counter is left out: it skips checkouts made while
+    instrumentation is suppressed (background polling is, to keep it out of the traces) but
+    not the matching check-ins, so it would drift."""
+    EngineTracer(  # type: ignore[no-untyped-call]
+        trace.get_tracer("services.kit.db", tracer_provider=tracer_provider),
+        engine.sync_engine,
+        metrics.NoOpUpDownCounter("db.client.connections.usage"),
+    )
+    # The instrumentation describes a failed statement by the database's message, which can
+    # quote a value ("Key (citizen_id)=(...) already exists"); ours names the error's type.
+    event.remove(engine.sync_engine, "handle_error", sql_tracing._handle_error)
+    event.listen(engine.sync_engine, "handle_error", _end_failed_statement)
+
+
+def _end_failed_statement(context: ExceptionContext) -> None:
+    span = getattr(context.execution_context, "_otel_span", None)
+    if span is None:
+        return
+    if span.is_recording():
+        error = context.original_exception
+        cause = getattr(error, "sqlstate", None)
+        description = type(error).__name__ + (f" (SQLSTATE {cause})" if cause else "")
+        span.set_status(Status(StatusCode.ERROR, description))
+    span.end()
 
 
 def array_parameter(

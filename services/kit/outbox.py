@@ -2,6 +2,11 @@
 
 A relay (in the workflows worker) turns each unpublished row into a Temporal workflow start
 whose workflow id is the event id, so a row relayed twice still starts one workflow.
+
+A row written while a trace is current carries that trace's W3C ``traceparent`` in its payload
+under the reserved key ``_trace``: the relay starts the workflow as part of that trace, so one
+trace runs from the call that made the change to every service the workflow touches. The
+relay takes the key out again; workflows never see it.
 """
 
 from __future__ import annotations
@@ -10,12 +15,30 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from psycopg.types.json import Jsonb
 from sqlalchemy import Column, DateTime, MetaData, String, Table, func
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.kit.db import copy_rows
+
+# The payload key holding the writing call's trace context (see the module's docstring).
+TRACE_KEY = "_trace"
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def _traced(payload: Mapping[str, Any], traceparent: str | None) -> dict[str, Any]:
+    if traceparent is None:
+        return dict(payload)
+    return {**payload, TRACE_KEY: traceparent}
+
+
+def current_traceparent() -> str | None:
+    """The current span's context as a W3C ``traceparent``; None outside any trace."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent")
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -49,7 +72,7 @@ class OutboxWriter:
                 event_id=event_id,
                 event_type=event_type,
                 aggregate_id=aggregate_id,
-                payload=dict(payload),
+                payload=_traced(payload, current_traceparent()),
             )
         )
         return event_id
@@ -61,12 +84,13 @@ class OutboxWriter:
         events: Iterable[tuple[str, Mapping[str, Any]]],
     ) -> None:
         """Many events of one type (aggregate id, payload), written with one COPY."""
+        traceparent = current_traceparent()
         await copy_rows(
             conn,
             self._table,
             ("event_id", "event_type", "aggregate_id", "payload"),
             (
-                (uuid.uuid4(), event_type, aggregate, Jsonb(dict(payload)))
+                (uuid.uuid4(), event_type, aggregate, Jsonb(_traced(payload, traceparent)))
                 for aggregate, payload in events
             ),
         )

@@ -10,6 +10,12 @@ the same workflow id (running or finished), so each event runs its workflow once
 
 Rows of event types without a route stay unpublished until a route exists: nothing is
 dropped because no one consumes it yet.
+
+Each start runs in a span whose parent is the trace of the call that wrote the row (the
+payload's ``_trace``), and the Temporal client carries it on into the workflow. The polling
+queries themselves are kept out of the traces: a pass every fraction of a second would
+otherwise be a trace of its own. ``dancu.outbox.lag`` records, per published row, the
+seconds from the change's commit to its workflow's start.
 """
 
 from __future__ import annotations
@@ -23,12 +29,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from services.kit.outbox import TRACE_KEY
 from services.kit.temporal import TemporalSettings, connect
 
 logger = logging.getLogger(__name__)
@@ -36,6 +46,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH = 200
 DEFAULT_IDLE_SECONDS = 0.2
 CONNECT_RETRY_SECONDS = 2.0
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+_PROPAGATOR = TraceContextTextMapPropagator()
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,8 @@ class OutboxRelay:
         *,
         batch: int = DEFAULT_BATCH,
         idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
@@ -75,41 +89,67 @@ class OutboxRelay:
         self._routes = dict(routes)
         self._batch = batch
         self._idle_seconds = idle_seconds
+        self._tracer = trace.get_tracer(__name__, tracer_provider=tracer_provider)
+        self._lag = metrics.get_meter(__name__, meter_provider=meter_provider).create_histogram(
+            "dancu.outbox.lag",
+            unit="s",
+            description="Seconds from an outbox row's commit to the start of its workflow",
+            explicit_bucket_boundaries_advisory=LAG_BUCKETS,
+        )
 
     async def relay_once(self) -> int:
         """Starts the workflows of up to one batch of unpublished rows; how many it took."""
         o = self._outbox.c
         async with self._engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    select(o.event_id, o.event_type, o.aggregate_id, o.payload, o.created_at)
-                    .where(o.published_at.is_(None), o.event_type.in_(list(self._routes)))
-                    .order_by(o.created_at, o.event_id)
-                    .limit(self._batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            with suppress_instrumentation():
+                rows = (
+                    await conn.execute(
+                        select(o.event_id, o.event_type, o.aggregate_id, o.payload, o.created_at)
+                        .where(o.published_at.is_(None), o.event_type.in_(list(self._routes)))
+                        .order_by(o.created_at, o.event_id)
+                        .limit(self._batch)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
             for row in rows:
+                payload = dict(row.payload)
+                traceparent = payload.pop(TRACE_KEY, None)
                 await self._start(
                     OutboxEvent(
                         event_id=str(row.event_id),
                         event_type=row.event_type,
                         aggregate_id=row.aggregate_id,
-                        payload=dict(row.payload),
+                        payload=payload,
                         created_at=row.created_at.isoformat(),
-                    )
+                    ),
+                    traceparent,
                 )
+            published_at = dt.datetime.now(dt.UTC)
             if rows:
-                await conn.execute(
-                    update(self._outbox)
-                    .where(o.event_id.in_([row.event_id for row in rows]))
-                    .values(published_at=dt.datetime.now(dt.UTC))
-                )
+                with suppress_instrumentation():
+                    await conn.execute(
+                        update(self._outbox)
+                        .where(o.event_id.in_([row.event_id for row in rows]))
+                        .values(published_at=published_at)
+                    )
+        # Recorded once committed: a pass that fails publishes nothing.
+        for row in rows:
+            lag = max(0.0, (published_at - row.created_at).total_seconds())
+            self._lag.record(lag, {"event_type": row.event_type})
         return len(rows)
 
-    async def _start(self, event: OutboxEvent) -> None:
+    async def _start(self, event: OutboxEvent, traceparent: str | None) -> None:
         route = self._routes[event.event_type]
-        with contextlib.suppress(WorkflowAlreadyStartedError):
+        parent = _PROPAGATOR.extract({"traceparent": traceparent}) if traceparent else None
+        with (
+            self._tracer.start_as_current_span(
+                f"relay {event.event_type}",
+                context=parent,
+                kind=trace.SpanKind.PRODUCER,
+                attributes={"dancu.event_id": event.event_id, "dancu.workflow": route.workflow},
+            ),
+            contextlib.suppress(WorkflowAlreadyStartedError),
+        ):
             await self._client.start_workflow(
                 route.workflow,
                 event,

@@ -1,5 +1,9 @@
 """Request-id store (AIP-155): a retried mutation returns the first result, exactly once.
 
+Stored responses hold personal data, so they are kept for a retention period only
+(``purge_responses``, run by ``dancu purge-responses``); the claim itself stays, so a request
+retried after that is refused (REQUEST_RESPONSE_EXPIRED) rather than carried out twice.
+
 The use case claims ``(agency, request_id)`` at the start of its transaction with an
 ``INSERT ... ON CONFLICT DO NOTHING``. A concurrent retry blocks on that row until the first
 transaction ends, then either finds the stored response (same payload: replay it) or a
@@ -9,6 +13,7 @@ vanishes with it and the retry proceeds as the first attempt.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
@@ -119,3 +124,13 @@ class RequestLog:
             .where(self._table.c.agency == agency, self._table.c.request_id == request_id)
             .values(response=response)
         )
+
+
+async def purge_responses(conn: AsyncConnection, table: Table, older_than: dt.datetime) -> int:
+    """Drops the stored responses of requests claimed before ``older_than``; how many."""
+    purged = await conn.execute(
+        table.update()
+        .where(table.c.created_at < older_than, table.c.response.is_not(None))
+        .values(response=None)
+    )
+    return int(purged.rowcount or 0)

@@ -1,8 +1,9 @@
 """gRPC server bootstrap shared by every service.
 
-One stack for all: tracing, authentication and authorisation, error mapping, the standard
-health service and reflection. Shutdown is graceful: health turns NOT_SERVING first so load
-balancers stop routing, then in-flight calls get ``grace`` seconds to finish.
+One stack for all: tracing, per-method metrics, authentication and authorisation, error
+mapping, the standard health service and reflection. Shutdown is graceful: health turns
+NOT_SERVING first so load balancers stop routing, then in-flight calls get ``grace`` seconds
+to finish.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from collections.abc import Callable, Iterable, Sequence
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from opentelemetry.metrics import MeterProvider
 
 from services.kit.auth import AuthInterceptor, Policy, TokenVerifier
 from services.kit.grpc_errors import ErrorInterceptor, ErrorTable
+from services.kit.rpc_metrics import RpcMetricsInterceptor
 from services.kit.telemetry import server_interceptor as tracing_interceptor
 
 logger = logging.getLogger(__name__)
@@ -41,10 +44,12 @@ class Server:
         error_table: ErrorTable,
         error_domain: str,
         address: str,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         self._server = grpc.aio.server(
             interceptors=[
                 tracing_interceptor(),
+                RpcMetricsInterceptor(meter_provider),
                 AuthInterceptor(verifier, policy),
                 ErrorInterceptor(error_table, error_domain),
             ],

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.kit.auth import InvalidPublicKey, TokenVerifier
 from services.kit.config import ConfigError, Env
 from services.kit.migrations import MigrationSet, SchemaBehind
-from services.kit.telemetry import configure_logging, setup_tracing
+from services.kit.telemetry import configure_logging, setup_metrics, setup_tracing
 
 
 class ServiceSettings(Protocol):
@@ -54,6 +54,12 @@ def run_service(
         cause = str(getattr(error, "orig", error)).strip().splitlines()[0]
         print(f"{name}: cannot start: database unreachable: {cause}", file=sys.stderr)
         return 2
-    setup_tracing(f"dancu-{name.replace('_', '-')}", env)
+    service_name = f"dancu-{name.replace('_', '-')}"
+    setup_tracing(service_name, env)
+    try:
+        setup_metrics(service_name, env, f"DANCU_{name.upper()}")
+    except (ConfigError, OSError) as error:
+        print(f"{name}: cannot start: metrics endpoint: {error}", file=sys.stderr)
+        return 2
     asyncio.run(serve(settings, verifier))
     return 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from services.kit.config import Env
 
@@ -40,9 +41,21 @@ def test_server_path() -> str:
     return _binary("temporal-test-server")
 
 
-async def connect(address: str, namespace: str = DEFAULT_NAMESPACE) -> Client:
-    """A client whose workflow starts, signals and updates carry the caller's trace."""
-    return await Client.connect(address, namespace=namespace, interceptors=[TracingInterceptor()])
+async def connect(
+    address: str, namespace: str = DEFAULT_NAMESPACE, runtime: Runtime | None = None
+) -> Client:
+    """A client whose workflow starts, signals and updates carry the caller's trace. A worker
+    built on it runs workflows and activities in that trace too: the interceptor is also a
+    worker interceptor, and workers take those from their client."""
+    return await Client.connect(
+        address, namespace=namespace, interceptors=[TracingInterceptor()], runtime=runtime
+    )
+
+
+def prometheus_runtime(bind_address: str) -> Runtime:
+    """An SDK runtime serving its own metrics (workflow and activity counts and latencies,
+    task queue polls) for Prometheus at ``http://<bind_address>/metrics``. One per process."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
 
 
 @dataclass(frozen=True)

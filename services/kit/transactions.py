@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.kit.audit import AuditEvent, AuditWriter
 from services.kit.auth import Identity
-from services.kit.errors import ConcurrentChange, DomainError
+from services.kit.errors import ConcurrentChange, DomainError, PreconditionFailed
 from services.kit.outbox import OutboxWriter
 from services.kit.request_ids import Claim, IdempotencyKey, RequestLog, StoredResponse
 from services.kit.telemetry import current_trace_id
@@ -176,9 +176,16 @@ async def replay(
     claim = await transaction.claim(method, key)
     if claim.is_new:
         return None
+    if claim.stored_response is None:
+        # The response was completed with the claim, then dropped by the retention purge
+        # (``RequestLog.purge_responses``): the request was done once and is not done again.
+        raise PreconditionFailed(
+            "REQUEST_RESPONSE_EXPIRED",
+            "this request was carried out earlier and its response is no longer kept; "
+            "read the current state instead of retrying",
+        )
     await transaction.audit(
         AuditEvent(method, resource_type, tuple(resource_ids), "replayed", key.request_id)
     )
     await transaction.commit()
-    assert claim.stored_response is not None  # completed in the same transaction as the claim
     return StoredResponse(claim.stored_response)

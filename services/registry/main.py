@@ -11,21 +11,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.kit.auth import TokenVerifier
 from services.kit.db import create_engine
+from services.kit.outbox_relay import relaying
 from services.kit.server import Server, serve_until_signalled
 from services.kit.startup import run_service
 from services.kit.wards import OfficialWards
 from services.registry.adapters.audited_reads import BatchedResidentReads
 from services.registry.adapters.clock import SystemClock
+from services.registry.adapters.tables import outbox
 from services.registry.adapters.unit_of_work import SqlUnitOfWorkFactory
 from services.registry.api.errors import ERROR_DOMAIN, ERROR_TABLE
 from services.registry.api.policy import POLICY
 from services.registry.api.servicer import RegistryServicer
 from services.registry.config import RegistrySettings
 from services.registry.migrations import MIGRATIONS
-from services.registry.use_cases import Registry
+from services.registry.use_cases import DEATH_REVOKED, Registry
 
 logger = logging.getLogger("services.registry")
 
+# The registry's events that start a workflow (by workflow type name: the registry imports no
+# workflow code). Others stay in the outbox until a workflow handles them.
+RELAYED = {DEATH_REVOKED: "DeathCorrection"}
 SERVICE_NAME = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 
 
@@ -68,9 +73,10 @@ async def run(settings: RegistrySettings, verifier: TokenVerifier) -> None:
         async with open_registry(engine) as registry:
             server = build_server(registry, verifier, settings.server.address)
             logger.info("registry listening on %s", settings.server.address)
-            await serve_until_signalled(
-                server, settings.server.grace_seconds, settings.server.drain_delay_seconds
-            )
+            async with relaying(engine, outbox, settings.temporal, RELAYED):
+                await serve_until_signalled(
+                    server, settings.server.grace_seconds, settings.server.drain_delay_seconds
+                )
     finally:
         await engine.dispose()
 

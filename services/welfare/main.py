@@ -14,6 +14,7 @@ from services.kit.auth import TokenVerifier
 from services.kit.db import create_engine
 from services.kit.server import Server, serve_until_signalled
 from services.kit.startup import run_service
+from services.welfare.adapters.case_metrics import observing_cases_by_state
 from services.welfare.adapters.case_status_client import GrpcCaseStatus
 from services.welfare.adapters.clock import SystemClock
 from services.welfare.adapters.registry_client import GrpcRegistry
@@ -75,9 +76,10 @@ async def run(settings: WelfareSettings, verifier: TokenVerifier) -> None:
         ) as service:
             server = build_server(service, verifier, settings.server.address)
             logger.info("welfare listening on %s", settings.server.address)
-            await serve_until_signalled(
-                server, settings.server.grace_seconds, settings.server.drain_delay_seconds
-            )
+            async with observing_cases_by_state(engine):
+                await serve_until_signalled(
+                    server, settings.server.grace_seconds, settings.server.drain_delay_seconds
+                )
     finally:
         await engine.dispose()
 

@@ -8,6 +8,7 @@ started survives.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import signal
@@ -151,11 +152,14 @@ def test_a_case_recorded_in_case_status_reaches_the_checkpoint_through_the_workf
         return reply
 
     before = scan("e2e-scan-0")
+    # Exposed an hour ago: the quarantine runs for days, so the isolation follow-up does not
+    # clear the resident (and unflag them) while the test looks.
+    exposed = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
     event = {
         "request_id": f"e2e-f1-{citizen_id}",
         "event": {
             "citizen_id": citizen_id,
-            "effective_time": "2021-09-18T08:00:00+07:00",
+            "effective_time": exposed,
             "classification": "CLASSIFICATION_F1",
             "source": {"agency": "cdc-ha-noi", "list_id": "e2e"},
         },

@@ -19,6 +19,8 @@ from tests.integration.case_status_client import (
     status_request,
 )
 from tests.integration.registry_client import (
+    BA_DINH,
+    SERVICE_CALLER,
     RegistryDatabase,
     expect_error,
     new_citizen_id,
@@ -156,3 +158,37 @@ async def test_ward_police_trace_their_residents_only(
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert error.violations == (("depth", "DEPTH_OUT_OF_RANGE"),)
+
+
+async def test_ward_police_see_that_a_contact_elsewhere_exists_not_who_it_is(
+    case_status_clients: CaseStatusClients,
+    cdc: CaseStatusServiceAsyncStub,
+    registrar: RegistryServiceAsyncStub,
+    case_db: RegistryDatabase,
+) -> None:
+    a, b = await _residents(registrar, 2)  # Hoàn Kiếm
+    elsewhere = (await register(registrar, ward=BA_DINH)).citizen_id
+    police = case_status_clients.case_stub(HOAN_KIEM_POLICE)
+    await cdc.RecordStatus(status_request(a, classification=F0))
+    await police.RecordContacts(contacts_request(link(b, a, today()), link(elsewhere, a, today())))
+
+    trace = await police.TraceContacts(pb.TraceContactsRequest(citizen_id=a, depth=1))
+
+    nodes = {
+        (n.citizen_id, n.distance, n.classification, n.outside_caller_wards) for n in trace.nodes
+    }
+    assert nodes == {(a, 0, F0, False), (b, 1, F1, False), ("outside-1", 1, 0, True)}
+    assert {(e.contact_citizen_id, e.source_citizen_id) for e in trace.edges} == {
+        (b, a),
+        ("outside-1", a),
+    }
+    assert all(e.note == "" for e in trace.edges if e.contact_citizen_id == "outside-1")
+    assert elsewhere not in str(trace)
+    [audit] = await case_db.audit("TraceContacts", a)
+    assert set(audit["resource_ids"]) == {a, b}
+    # A caller of every ward sees everyone.
+    everyone = await case_status_clients.case_stub(SERVICE_CALLER).TraceContacts(
+        pb.TraceContactsRequest(citizen_id=a, depth=1)
+    )
+    assert {n.citizen_id for n in everyone.nodes} == {a, b, elsewhere}
+    assert not any(n.outside_caller_wards for n in everyone.nodes)

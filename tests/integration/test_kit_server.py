@@ -15,6 +15,8 @@ import pytest
 from dancu.bench.v1 import echo_service_pb2 as pb
 from dancu.bench.v1 import echo_service_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from services.kit.auth import (
     Identity,
@@ -27,6 +29,7 @@ from services.kit.channels import open_channel, retry_service_config
 from services.kit.grpc_errors import DEFAULT_ERROR_TABLE
 from services.kit.grpc_types import Context
 from services.kit.server import Server
+from tests.support.metrics import points
 
 ECHO = "/dancu.bench.v1.EchoService/Echo"
 SECRET_NAME = "Nguyễn Văn Bí Mật"
@@ -55,8 +58,15 @@ class ScriptedEcho(pb_grpc.EchoServiceServicer):
 
 
 class Stack:
-    def __init__(self, server: Server, servicer: ScriptedEcho, issuer: TokenIssuer) -> None:
+    def __init__(
+        self,
+        server: Server,
+        servicer: ScriptedEcho,
+        issuer: TokenIssuer,
+        metrics: InMemoryMetricReader,
+    ) -> None:
         self.server = server
+        self.metrics = metrics
         self.servicer = servicer
         self.issuer = issuer
         self.address = f"127.0.0.1:{server.port}"
@@ -69,6 +79,7 @@ class Stack:
 async def stack() -> AsyncIterator[Stack]:
     private = generate_private_key_pem()
     servicer = ScriptedEcho()
+    metrics = InMemoryMetricReader()
     server = Server(
         registrations=[lambda s: pb_grpc.add_EchoServiceServicer_to_server(servicer, s)],
         service_names=["dancu.bench.v1.EchoService"],
@@ -77,10 +88,11 @@ async def stack() -> AsyncIterator[Stack]:
         error_table=DEFAULT_ERROR_TABLE,
         error_domain="test.dancu",
         address="127.0.0.1:0",
+        meter_provider=MeterProvider(metric_readers=[metrics]),
     )
     await server.start()
     try:
-        yield Stack(server, servicer, TokenIssuer(private))
+        yield Stack(server, servicer, TokenIssuer(private), metrics)
     finally:
         await server.stop(0)
 
@@ -120,6 +132,30 @@ async def test_a_role_the_policy_does_not_name_is_denied(stack: Stack) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await _echo(stack, "hi", stack.token({"checkpoint"}))
     assert error.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_the_metrics_count_what_callers_receive_refusals_and_internal_errors_included(
+    stack: Stack,
+) -> None:
+    await _echo(stack, "hi", stack.token({"echoer"}))
+    for payload, token in (
+        ("hi", None),
+        ("hi", stack.token({"checkpoint"})),
+        ("fail", stack.token({"echoer"})),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError):
+            await _echo(stack, payload, token)
+
+    errors = points(stack.metrics, "rpc.server.errors")
+    durations = points(stack.metrics, "rpc.server.call.duration")
+    assert {(p.attributes["rpc.method"], p.attributes["rpc.grpc.status_code"]) for p in errors} == {
+        (ECHO, "UNAUTHENTICATED"),
+        (ECHO, "PERMISSION_DENIED"),
+        (ECHO, "INTERNAL"),
+    }
+    assert sum(p.count for p in durations) == 4
+    # Nothing of the request reaches a label.
+    assert all(set(p.attributes) == {"rpc.method", "rpc.grpc.status_code"} for p in durations)
 
 
 async def test_health_and_reflection_need_no_token(stack: Stack) -> None:

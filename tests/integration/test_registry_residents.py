@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import unicodedata
 from typing import TYPE_CHECKING
@@ -10,6 +11,7 @@ import grpc
 from dancu.registry.v1 import registry_service_pb2 as pb
 from dancu.registry.v1 import resident_pb2 as rpb
 
+from services.cli.main import main as dancu
 from services.registry.domain.model import Sex
 from tests.integration.registry_client import (
     BA_DINH,
@@ -409,4 +411,42 @@ async def test_batch_get_needs_ids_and_names_each_malformed_one(
     assert malformed.violations == (
         ("citizen_ids[1]", "CITIZEN_ID_MALFORMED"),
         ("citizen_ids[2]", "CITIZEN_ID_MALFORMED"),
+    )
+
+
+async def test_purged_responses_are_not_replayed_and_the_request_is_not_done_twice(
+    registrar: RegistryServiceAsyncStub, registry_db: RegistryDatabase, registry_database_url: str
+) -> None:
+    request = registration()
+    await registrar.RegisterResident(request)
+
+    # A month's retention keeps today's response: the retry is still answered.
+    await asyncio.to_thread(purge_responses, registry_database_url, "30")
+    await registrar.RegisterResident(request)
+    await asyncio.to_thread(purge_responses, registry_database_url, "0")
+    error = await expect_error(
+        registrar.RegisterResident(request), grpc.StatusCode.FAILED_PRECONDITION
+    )
+
+    assert error.reason == "REQUEST_RESPONSE_EXPIRED"
+    assert request.citizen_id not in error.text
+    assert await registry_db.count("residents", request.citizen_id) == 1
+    stored = await registry_db.rows(
+        "SELECT response FROM request_log WHERE request_id = %s", request.request_id
+    )
+    assert stored == [{"response": None}]
+
+
+def purge_responses(database_url: str, older_than_days: str) -> None:
+    assert (
+        dancu(
+            [
+                "purge-responses",
+                "--database-url",
+                database_url,
+                "--older-than-days",
+                older_than_days,
+            ]
+        )
+        == 0
     )

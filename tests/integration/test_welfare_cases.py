@@ -17,9 +17,14 @@ from dancu.registry.v1.registry_service_pb2 import (
 )
 from dancu.welfare.v1 import welfare_pb2 as wpb
 from dancu.welfare.v1 import welfare_service_pb2 as pb
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from services.kit.db import create_engine
+from services.welfare.adapters.case_metrics import observing_cases_by_state
 from services.welfare.api.convert import program_message
 from services.welfare.domain.examples import FUNERAL, MEAL_SUPPORT, example_programs
+from services.welfare.domain.model import CaseState
 from tests.integration.registry_client import (
     HOAN_KIEM,
     RegistryDatabase,
@@ -41,6 +46,7 @@ from tests.integration.welfare_client import (
     record_stay,
     register_covid_death,
 )
+from tests.support.metrics import points
 
 if TYPE_CHECKING:
     from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub
@@ -466,3 +472,30 @@ async def test_a_decision_on_a_case_changed_since_it_was_read_is_aborted(
     assert (read.etag, assigned.etag, decided.etag) == ('W/"1"', 'W/"2"', 'W/"3"')
     assert error.reason == "ETAG_MISMATCH"
     assert decided.state == wpb.CASE_STATE_APPROVED
+
+
+async def test_the_benefit_case_gauge_reports_the_database_counts_by_state(
+    registrar: RegistryServiceAsyncStub,
+    cdc: CaseStatusServiceAsyncStub,
+    officer: WelfareServiceAsyncStub,
+    welfare_database_url: str,
+    welfare_db: RegistryDatabase,
+) -> None:
+    await officer.OpenBenefitCase(open_request(MEAL_SUPPORT, await _f0_resident(registrar, cdc)))
+    reader = InMemoryMetricReader()
+    engine = create_engine(welfare_database_url, pool_size=1)
+    try:
+        async with observing_cases_by_state(engine, MeterProvider(metric_readers=[reader])):
+            for _ in range(100):
+                reported = points(reader, "dancu.welfare.benefit_cases")
+                if reported:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        await engine.dispose()
+
+    counted = await welfare_db.rows("SELECT state, count(*) AS n FROM benefit_cases GROUP BY state")
+    expected = {state.name: 0 for state in CaseState}
+    expected.update({CaseState(row["state"]).name: row["n"] for row in counted})
+    assert {p.attributes["state"]: p.value for p in reported} == expected
+    assert expected["OPEN"] >= 1

@@ -22,17 +22,11 @@ from services.kit.outbox_relay import OutboxRelay, Route
 from services.kit.server import Server
 from tests.integration.alerts_client import resident_with_temporary_stay
 from tests.integration.case_status_client import status_request
-from tests.integration.registry_client import (
-    CUA_NAM,
-    HOAN_KIEM,
-    SERVICE_CALLER,
-    RegistryDatabase,
-)
-from workflows.gateways.alerts import AlertsGateway
-from workflows.gateways.case_status import CaseStatusGateway
+from tests.integration.registry_client import CUA_NAM, HOAN_KIEM, RegistryDatabase
+from tests.integration.workflow_gateways import service_gateways
 from workflows.isolation.models import FollowUpResult, workflow_id
 from workflows.propagation.models import Propagated
-from workflows.worker import Gateways, build_worker
+from workflows.worker import build_worker
 
 if TYPE_CHECKING:
     from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub
@@ -47,17 +41,19 @@ async def _worker(
     case_status_server: Server,
     alerts_server: Server,
 ) -> AsyncIterator[Worker]:
-    token = token_issuer.issue(SERVICE_CALLER)
-    gateways = Gateways(
-        CaseStatusGateway.connect(f"127.0.0.1:{case_status_server.port}", lambda: token),
-        AlertsGateway.connect(f"127.0.0.1:{alerts_server.port}", lambda: token),
-    )
-    try:
-        async with build_worker(env.client, gateways, queue) as worker:
-            yield worker
-    finally:
-        await gateways.alerts.close()
-        await gateways.case_status.close()
+    # Registry and welfare are not called here: their gateways point at unused addresses
+    # (channels connect on first use).
+    async with (
+        service_gateways(
+            token_issuer,
+            registry=case_status_server,
+            case_status=case_status_server,
+            alerts=alerts_server,
+            welfare=case_status_server,
+        ) as gateways,
+        build_worker(env.client, gateways, queue) as worker,
+    ):
+        yield worker
 
 
 async def _relay_events_of(

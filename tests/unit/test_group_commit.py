@@ -7,6 +7,10 @@ import contextvars
 from collections.abc import Sequence
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.kit.group_commit import GroupCommit
 
@@ -285,3 +289,29 @@ def test_limits_must_be_positive() -> None:
         GroupCommit(execute, max_batch=0)
     with pytest.raises(ValueError, match="at least 1"):
         GroupCommit(execute, max_in_flight=0)
+
+
+async def test_a_batch_of_one_is_a_child_of_its_call_and_a_larger_one_links_its_calls() -> None:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    tracer = provider.get_tracer("test")
+    db = FakeDatabase(gated=False)
+    group = GroupCommit(db.execute, max_in_flight=1, tracer_provider=provider)
+
+    async def call(item: str) -> trace.SpanContext:
+        with tracer.start_as_current_span(f"call {item}") as span:
+            await group.submit(item)
+            return span.get_span_context()
+
+    alone = await call("a")
+    # Submitted before the batch's task first runs: the three leave together.
+    together = await asyncio.gather(call("b"), call("c"), call("d"))
+
+    batches = [s for s in spans.get_finished_spans() if s.name == "group commit"]
+    assert [(s.attributes or {}).get("dancu.batch_size") for s in batches] == [1, 3]
+    first, three = batches
+    assert first.parent is not None
+    assert (first.context.trace_id, first.parent.span_id) == (alone.trace_id, alone.span_id)
+    assert three.parent is None
+    assert {link.context.span_id for link in three.links} == {c.span_id for c in together}

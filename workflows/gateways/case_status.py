@@ -79,3 +79,63 @@ class CaseStatusGateway:
             )
         except grpc.aio.AioRpcError as error:
             raise final_or_retry(error) from None
+
+    async def record_death(
+        self, citizen_id: str, effective: dt.datetime, agency: str, report_ref: str, request_id: str
+    ) -> str:
+        """Records the outcome DECEASED at ``effective``, sourced to the reporting agency; the
+        recorded event's id. Its status change alerts the wards (the propagation workflow)."""
+        event = cpb.StatusEvent(
+            citizen_id=citizen_id,
+            outcome=cpb.OUTCOME_DECEASED,
+            reason="death from COVID-19 reported",
+            source=cpb.Source(agency=agency or WORKFLOW_AGENCY, report_ref=report_ref),
+        )
+        event.effective_time.FromDatetime(effective)
+        try:
+            response = await self._stub.RecordStatus(
+                pb.RecordStatusRequest(request_id=request_id, event=event)
+            )
+        except grpc.aio.AioRpcError as error:
+            raise final_or_retry(error) from None
+        return str(response.event.event_id)
+
+    async def retract_death(self, citizen_id: str, reason: str, request_id: str) -> str:
+        """Retracts the resident's outcome DECEASED with a correction event (no values: the
+        corrected event no longer counts, and stays in the timeline); the correction's event
+        id, or "" when no standing DECEASED event is left to retract."""
+        try:
+            response = await self._stub.GetCaseStatus(
+                pb.GetCaseStatusRequest(citizen_id=citizen_id)
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                # Never a case (a death registered without a COVID-19 record): nothing to
+                # retract.
+                return ""
+            raise final_or_retry(error) from None
+        standing = [
+            e
+            for e in response.timeline
+            if e.outcome == cpb.OUTCOME_DECEASED and not e.superseded_by_event_id
+        ]
+        if not standing:
+            # Nothing to retract, or this request retracted it already (a retry whose first
+            # attempt's answer was lost): the correction it recorded, if any.
+            mine = [e for e in response.timeline if e.source.report_ref == request_id]
+            return str(mine[-1].event_id) if mine else ""
+        death = standing[-1]
+        event = cpb.StatusEvent(
+            citizen_id=citizen_id,
+            corrects_event_id=death.event_id,
+            reason=reason,
+            source=cpb.Source(agency=WORKFLOW_AGENCY, report_ref=request_id),
+        )
+        event.effective_time.CopyFrom(death.effective_time)
+        try:
+            recorded = await self._stub.RecordStatus(
+                pb.RecordStatusRequest(request_id=request_id, event=event)
+            )
+        except grpc.aio.AioRpcError as error:
+            raise final_or_retry(error) from None
+        return str(recorded.event.event_id)

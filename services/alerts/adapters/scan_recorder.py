@@ -19,18 +19,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-import psycopg
-from psycopg.pq import TransactionStatus
-from psycopg.rows import namedtuple_row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.alerts.adapters.repository import FEED_LOCK
 from services.alerts.domain.model import AlertKind, AlertState
 from services.alerts.ports import RecordedScan, ScanRecord
 from services.kit.group_commit import GroupCommit
+from services.kit.held_statements import HeldStatements
 
 MAX_BATCH = 256
 # One batch at a time: the scans that arrive meanwhile leave together as soon as it returns.
@@ -189,9 +186,7 @@ class BatchedScanRecorder:
         max_batch: int = MAX_BATCH,
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._idle: list[_Held] = []
-        self._closed = False
+        self._statements = HeldStatements(engine)
         self.group = GroupCommit(self.execute, max_batch=max_batch, max_in_flight=max_in_flight)
 
     async def record(self, scan: ScanRecord) -> RecordedScan:
@@ -199,54 +194,9 @@ class BatchedScanRecorder:
 
     async def execute(self, batch: Sequence[ScanRecord]) -> list[RecordedScan]:
         """Records one batch with one autocommitted statement; the answers in call order."""
-        held = await self._checkout()
-        reusable = False
-        try:
-            cursor: psycopg.AsyncCursor[Any] = held.driver.cursor(row_factory=namedtuple_row)
-            try:
-                await cursor.execute(STATEMENT, parameters(batch))
-                rows = await cursor.fetchall()
-            except psycopg.Error:
-                # A statement the server refused leaves the connection idle and usable.
-                reusable = _idle(held.driver)
-                raise
-            reusable = True
-        finally:
-            await self._release(held, reusable)
+        rows = await self._statements.fetch(STATEMENT, parameters(batch))
         return answers(batch, rows)
 
-    async def _checkout(self) -> _Held:
-        if self._idle:
-            return self._idle.pop()
-        pooled = await self._engine.connect()
-        try:
-            raw = await pooled.get_raw_connection()
-        except BaseException:
-            await pooled.close()
-            raise
-        return _Held(pooled, cast("psycopg.AsyncConnection[Any]", raw.driver_connection))
-
-    async def _release(self, held: _Held, reusable: bool) -> None:
-        if not reusable:
-            await held.pooled.invalidate()
-            await held.pooled.close()
-        elif self._closed:
-            await held.pooled.close()
-        else:
-            self._idle.append(held)
-
     async def aclose(self) -> None:
-        self._closed = True
-        idle, self._idle = self._idle, []
-        for held in idle:
-            await held.pooled.close()
-
-
-@dataclass(frozen=True)
-class _Held:
-    pooled: AsyncConnection
-    driver: psycopg.AsyncConnection[Any]
-
-
-def _idle(driver: psycopg.AsyncConnection[Any]) -> bool:
-    return not driver.broken and driver.info.transaction_status == TransactionStatus.IDLE
+        """Gives the held connections back to the pool (before ``engine.dispose()``)."""
+        await self._statements.aclose()

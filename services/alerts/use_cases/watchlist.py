@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from services.alerts.domain.watchlist import Watchlist
 from services.alerts.ports import WatchlistSource
@@ -29,6 +32,8 @@ class WatchlistFollower:
         # Instruments: catch-up queries run and rows applied.
         self.polls = 0
         self.applied = 0
+        # When (time.monotonic()) the last catch-up finished: how stale the watchlist may be.
+        self.caught_up_at: float | None = None
 
     async def catch_up(self) -> int:
         """Applies every change committed so far; returns how many."""
@@ -44,6 +49,7 @@ class WatchlistFollower:
             if len(changes) < CATCH_UP_BATCH:
                 break
         self.applied += applied
+        self.caught_up_at = time.monotonic()
         return applied
 
     async def run(self) -> None:
@@ -52,6 +58,8 @@ class WatchlistFollower:
         while True:
             await asyncio.sleep(self._poll_seconds)
             try:
-                await self.catch_up()
+                # A poll every fraction of a second would be a trace of its own each time.
+                with suppress_instrumentation():
+                    await self.catch_up()
             except Exception:
                 logger.exception("watchlist catch-up failed; serving the last known watchlist")

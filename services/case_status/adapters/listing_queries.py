@@ -9,7 +9,7 @@ or care ward (``status_events_care_ward``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, func, literal, or_, select, true, union
@@ -73,6 +73,28 @@ class CaseListingQueries:
                 },
             )
         )
+
+    async def living_in(
+        self, citizen_ids: Sequence[str], wards: Iterable[str], on_day: dt.date
+    ) -> set[str]:
+        """Those of ``citizen_ids`` whose residence snapshot puts them in one of ``wards`` on
+        ``on_day`` (permanent, or active temporary residence)."""
+        ids, ward_codes = sorted(set(citizen_ids)), sorted(set(wards))
+        if not ids or not ward_codes:
+            return set()
+        within = array_parameter(ward_codes)
+        active_temporary = and_(
+            rw.temporary_ward_code == func.any(within),
+            or_(rw.temporary_valid_from.is_(None), rw.temporary_valid_from <= on_day),
+            or_(rw.temporary_valid_to.is_(None), rw.temporary_valid_to >= on_day),
+        )
+        rows = await self._conn.execute(
+            select(rw.citizen_id).where(
+                rw.citizen_id == func.any(array_parameter(ids)),
+                or_(rw.permanent_ward_code == func.any(within), active_temporary),
+            )
+        )
+        return {row.citizen_id for row in rows}
 
     async def save_residences(self, residents: Sequence[ResidentFacts]) -> None:
         rows = {

@@ -196,8 +196,18 @@ def record_contacts_response(result: ContactsRecorded) -> pb.RecordContactsRespo
 
 
 def trace_response(trace: Trace) -> pb.TraceContactsResponse:
+    hidden = trace.pseudonyms
     nodes = []
     for node in trace.graph.nodes:
+        if node.citizen_id in hidden:
+            nodes.append(
+                pb.ContactNode(
+                    citizen_id=hidden[node.citizen_id],
+                    distance=node.distance,
+                    outside_caller_wards=True,
+                )
+            )
+            continue
         status = trace.statuses[node.citizen_id]
         nodes.append(
             pb.ContactNode(
@@ -211,11 +221,12 @@ def trace_response(trace: Trace) -> pb.TraceContactsResponse:
         nodes=nodes,
         edges=[
             cpb.ExposureLink(
-                contact_citizen_id=link.contact_id,
-                source_citizen_id=link.source_id,
+                contact_citizen_id=hidden.get(link.contact_id, link.contact_id),
+                source_citizen_id=hidden.get(link.source_id, link.source_id),
                 contact_date=date_to_proto(link.contact_date),
                 setting=_wire(link.setting),
-                note=link.note,
+                # A note may name the person behind a pseudonym.
+                note="" if {link.contact_id, link.source_id} & hidden.keys() else link.note,
             )
             for link in trace.graph.links
         ],

@@ -283,3 +283,11 @@ def trace_graph(links: Iterable[ExposureLink], root: str, depth: int) -> TraceGr
         if link.other(node) in distances
     }
     return TraceGraph(root, nodes, tuple(edges[key] for key in sorted(edges)))
+
+
+def outside_pseudonyms(graph: TraceGraph, visible: Iterable[str]) -> dict[str, str]:
+    """A pseudonym for each node not in ``visible`` ("outside-1", ... in node order): a
+    ward-scoped caller learns that such a contact exists, not who it is."""
+    shown = set(visible)
+    hidden = [node.citizen_id for node in graph.nodes if node.citizen_id not in shown]
+    return {cid: f"outside-{n}" for n, cid in enumerate(hidden, start=1)}

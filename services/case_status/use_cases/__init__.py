@@ -47,6 +47,7 @@ from services.case_status.domain.tracing import (
     MAX_TRACE_DEPTH,
     TraceGraph,
     TracingPolicy,
+    outside_pseudonyms,
     trace_graph,
 )
 from services.case_status.ports import (
@@ -121,6 +122,8 @@ class ContactsRecorded:
 class Trace:
     graph: TraceGraph
     statuses: dict[str, CaseStatus]
+    # Citizen id -> pseudonym, for the people outside a ward-scoped caller's wards.
+    pseudonyms: dict[str, str] = field(default_factory=dict)
 
 
 def _actor(identity: Identity) -> Actor:
@@ -374,13 +377,20 @@ async def trace_contacts(
         links = await uow.cases.links_around([citizen_id], depth)
         graph = trace_graph(links, citizen_id, depth)
         ids = [node.citizen_id for node in graph.nodes]
-        events = await uow.cases.events_of(ids)
+        pseudonyms: dict[str, str] = {}
+        if not identity.nationwide:
+            # The traced resident passed the registry's ward check above; the others are
+            # shown by their residence snapshot, and unknown residences count as outside.
+            living = await uow.cases.living_in(ids, identity.wards, svc.today())
+            pseudonyms = outside_pseudonyms(graph, living | {citizen_id})
+        shown = [cid for cid in ids if cid not in pseudonyms]
+        events = await uow.cases.events_of(shown)
         statuses = {
-            cid: timeline.fold(cid, events.get(cid, ()), policy=svc.isolation) for cid in ids
+            cid: timeline.fold(cid, events.get(cid, ()), policy=svc.isolation) for cid in shown
         }
-        await uow.audit(AuditEvent("TraceContacts", CASE, tuple(ids), "ok"))
+        await uow.audit(AuditEvent("TraceContacts", CASE, tuple(shown), "ok"))
         await uow.commit()
-    return Trace(graph, statuses)
+    return Trace(graph, statuses, pseudonyms)
 
 
 def new_event_id() -> str:

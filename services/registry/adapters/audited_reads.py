@@ -21,15 +21,12 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
 
-import psycopg
-from psycopg.pq import TransactionStatus
-from psycopg.rows import namedtuple_row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.kit.auth import Identity
 from services.kit.group_commit import GroupCommit
+from services.kit.held_statements import HeldStatements
 from services.kit.telemetry import current_trace_id
 from services.registry.adapters.repository import resident_from_row
 from services.registry.domain.model import Resident
@@ -123,13 +120,9 @@ def parameters(calls: Sequence[ReadCall]) -> dict[str, str]:
 class BatchedResidentReads:
     """``AuditedResidentReads`` over PostgreSQL, group-committed (see the module docstring).
 
-    Each batch is one statement on a connection of the engine's pool, in autocommit (the
-    statement is its own transaction: no BEGIN and COMMIT round trips), sent through the
-    psycopg connection underneath: per statement, SQLAlchemy's execution and a pool checkout
-    cost more than the whole batch's work in Python. So the connections (at most
-    ``max_in_flight``) stay checked out between batches; ``aclose()`` gives them back and must
-    run before ``engine.dispose()``. A connection whose statement was interrupted or whose
-    link broke is invalidated (the next batch takes a fresh one from the pool).
+    Each batch is one autocommitted statement on a connection held out of the engine's pool
+    (``services.kit.held_statements``); ``aclose()`` gives the connections back and must run
+    before ``engine.dispose()``.
     """
 
     def __init__(
@@ -139,9 +132,7 @@ class BatchedResidentReads:
         max_batch: int = MAX_BATCH,
         max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._idle: list[_Held] = []
-        self._closed = False
+        self._statements = HeldStatements(engine)
         self.group = GroupCommit(self.execute, max_batch=max_batch, max_in_flight=max_in_flight)
 
     async def get(self, identity: Identity, citizen_id: str, today: dt.date) -> Resident | None:
@@ -150,60 +141,10 @@ class BatchedResidentReads:
 
     async def execute(self, calls: Sequence[ReadCall]) -> list[Resident | None]:
         """Answers and audits one batch with one statement; the residents in call order."""
-        held = await self._checkout()
-        reusable = False
-        try:
-            cursor: psycopg.AsyncCursor[Any] = held.driver.cursor(row_factory=namedtuple_row)
-            try:
-                await cursor.execute(STATEMENT, parameters(calls))
-                rows = await cursor.fetchall()
-            except psycopg.Error:
-                # A statement the server refused leaves the connection idle and usable.
-                reusable = _idle(held.driver)
-                raise
-            reusable = True
-        finally:
-            await self._release(held, reusable)
+        rows = await self._statements.fetch(STATEMENT, parameters(calls))
         found = {row.ordinal: resident_from_row(row) for row in rows}
         return [found.get(ordinal) for ordinal in range(1, len(calls) + 1)]
 
-    async def _checkout(self) -> _Held:
-        if self._idle:
-            return self._idle.pop()
-        pooled = await self._engine.connect()
-        try:
-            raw = await pooled.get_raw_connection()
-        except BaseException:
-            await pooled.close()
-            raise
-        return _Held(pooled, cast("psycopg.AsyncConnection[Any]", raw.driver_connection))
-
-    async def _release(self, held: _Held, reusable: bool) -> None:
-        if not reusable:
-            await held.pooled.invalidate()
-            await held.pooled.close()
-        elif self._closed:
-            await held.pooled.close()
-        else:
-            self._idle.append(held)
-
     async def aclose(self) -> None:
-        """Gives the idle connections back to the pool; a batch still running gives its own
-        back when it ends. Later batches (there should be none) check out and return one each.
-        """
-        self._closed = True
-        idle, self._idle = self._idle, []
-        for held in idle:
-            await held.pooled.close()
-
-
-@dataclass(frozen=True)
-class _Held:
-    """A connection checked out of the engine's pool, and the psycopg connection under it."""
-
-    pooled: AsyncConnection
-    driver: psycopg.AsyncConnection[Any]
-
-
-def _idle(driver: psycopg.AsyncConnection[Any]) -> bool:
-    return not driver.broken and driver.info.transaction_status == TransactionStatus.IDLE
+        """Gives the held connections back to the pool (before ``engine.dispose()``)."""
+        await self._statements.aclose()

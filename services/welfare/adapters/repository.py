@@ -355,3 +355,10 @@ class SqlWelfareRepository:
             )
         rows = await self._conn.execute(statement.order_by(b.opened_at, b.case_id).limit(limit))
         return [_case(row) for row in rows]
+
+
+async def count_cases_by_state(conn: AsyncConnection) -> dict[CaseState, int]:
+    """How many benefit cases are in each state (an index-only scan of benefit_cases_state)."""
+    c = benefit_cases.c
+    rows = (await conn.execute(select(c.state, func.count()).group_by(c.state))).all()
+    return {CaseState(state): count for state, count in rows}

@@ -460,11 +460,20 @@ class ContactNode(_message.Message):
     CLASSIFICATION_FIELD_NUMBER: _builtins.int
     LEVEL_ORIGIN_FIELD_NUMBER: _builtins.int
     DISTANCE_FIELD_NUMBER: _builtins.int
+    OUTSIDE_CALLER_WARDS_FIELD_NUMBER: _builtins.int
     citizen_id: _builtins.str
+    """For a node outside the caller's wards: a pseudonym ("outside-1", "outside-2"...) that
+    holds within this response only (the edges use it too).
+    """
     classification: _case_pb2.Classification.ValueType
+    """Withheld (unspecified) for a node outside the caller's wards."""
     level_origin: _case_pb2.LevelOrigin.ValueType
     distance: _builtins.int
     """Links from the traced resident."""
+    outside_caller_wards: _builtins.bool
+    """True when a ward-scoped caller's token does not cover where this person lives: the
+    chain shows that the contact exists, the other ward's police see who it is.
+    """
     def __init__(
         self,
         *,
@@ -472,10 +481,11 @@ class ContactNode(_message.Message):
         classification: _case_pb2.Classification.ValueType = ...,
         level_origin: _case_pb2.LevelOrigin.ValueType = ...,
         distance: _builtins.int = ...,
+        outside_caller_wards: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["citizen_id", b"citizen_id", "classification", b"classification", "distance", b"distance", "level_origin", b"level_origin"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["citizen_id", b"citizen_id", "classification", b"classification", "distance", b"distance", "level_origin", b"level_origin", "outside_caller_wards", b"outside_caller_wards"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

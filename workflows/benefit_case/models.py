@@ -1,0 +1,122 @@
+"""What goes in and out of the benefit-case workflow (dataclasses; evolve by adding defaulted
+fields)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+WORKFLOW = "BenefitCase"
+ASSIGN = "assign"
+DECIDE = "decide"
+REQUEST_DOCUMENTS = "request_documents"
+# The case is withdrawn (a revoked death): stop waiting, pay nothing (signal).
+WITHDRAW = "withdraw"
+
+# Service level: the assignee is reminded after REMIND_AFTER without a decision, a
+# supervisor is told after ESCALATE_AFTER (both from the case's opening).
+REMIND_AFTER_SECONDS = 3 * 24 * 3600
+ESCALATE_AFTER_SECONDS = 7 * 24 * 3600
+
+
+def workflow_id(case_id: str) -> str:
+    return f"benefit-case-{case_id}"
+
+
+@dataclass
+class CaseOpened:
+    case_id: str
+    program_code: str
+    beneficiary_citizen_id: str
+    subject_citizen_id: str
+    amount_vnd: int
+    # Who opened and assessed the case: neither may decide it (maker-checker).
+    opened_by: str
+    assessed_by: str
+    units: int = 1
+    remind_after_seconds: int = REMIND_AFTER_SECONDS
+    escalate_after_seconds: int = ESCALATE_AFTER_SECONDS
+
+
+@dataclass
+class Assignment:
+    """An officer assigned the case through the welfare API."""
+
+    officer: str
+    assignee: str
+
+
+@dataclass
+class Decision:
+    """An officer approved or rejected the case through the welfare API."""
+
+    officer: str
+    approve: bool
+    reason: str
+
+
+@dataclass
+class DocumentsRequest:
+    officer: str
+    documents: list[str]
+    reason: str
+
+
+@dataclass
+class Expected:
+    """The ``confirm_case`` activity's input: what welfare must show after an officer's act."""
+
+    case_id: str
+    state: str
+    assignee: str = ""
+    decided_by: str = ""
+
+
+@dataclass
+class Withdrawal:
+    case_id: str
+    reason: str
+    request_id: str
+
+
+@dataclass
+class Notice:
+    """A reminder or an escalation, as the ``notify_officers`` activity hands it on."""
+
+    case_id: str
+    kind: str
+    recipient: str
+    overdue_seconds: int
+
+
+@dataclass
+class Disbursement:
+    case_id: str
+    program_code: str
+    beneficiary_citizen_id: str
+    subject_citizen_id: str
+    payment_reference: str
+    request_id: str
+
+
+@dataclass
+class CaseProgress:
+    case_id: str
+    # OPEN, IN_REVIEW, APPROVED, REJECTED, PAID, PAYMENT_BLOCKED or WITHDRAWN.
+    state: str
+    assignee: str = ""
+    decided_by: str = ""
+    reminders: list[str] = field(default_factory=list)
+    escalations: list[str] = field(default_factory=list)
+    documents_requested: list[str] = field(default_factory=list)
+    payment_reference: str = ""
+    # What happened, in order.
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CaseClosed:
+    case_id: str
+    # REJECTED, PAID, PAYMENT_BLOCKED or WITHDRAWN.
+    state: str
+    payment_reference: str = ""
+    reason: str = ""

@@ -1,0 +1,293 @@
+"""The benefit-case workflow: waits for officers under SLA timers, then pays an approved case.
+
+Officers act through the welfare API, which enforces the case's state and maker-checker in the
+transaction of the change and records who did it. Their acts reach the workflow as Updates
+(``assign``, ``decide``, ``request_documents``). Each validator refuses an act the case's state
+or maker-checker forbids before it enters the history; the handler then confirms with welfare
+that the case shows the act (``confirm_case``), so the workflow never runs ahead of the record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.benefit_case.models import (
+        ASSIGN,
+        DECIDE,
+        REQUEST_DOCUMENTS,
+        WITHDRAW,
+        WORKFLOW,
+        Assignment,
+        CaseClosed,
+        CaseOpened,
+        CaseProgress,
+        Decision,
+        Disbursement,
+        DocumentsRequest,
+        Expected,
+        Notice,
+        Withdrawal,
+    )
+    from workflows.retries import NON_RETRYABLE
+
+# One gRPC call, whose deadline is 10 s (services.kit.channels): an attempt still running at
+# 15 s is lost (its worker died) and the retry, idempotent by its request id, takes over.
+CALL_TIMEOUT = dt.timedelta(seconds=15)
+RETRY = RetryPolicy(
+    initial_interval=dt.timedelta(milliseconds=200),
+    maximum_interval=dt.timedelta(seconds=30),
+    non_retryable_error_types=list(NON_RETRYABLE),
+)
+UNDECIDED = ("OPEN", "IN_REVIEW")
+SETTLED = ("APPROVED", "REJECTED", "WITHDRAWN")
+
+
+def _refuse(reason: str, message: str) -> ApplicationError:
+    """A validator's refusal: the caller sees the reason, the history never holds the act."""
+    return ApplicationError(message, reason, type="FAILED_PRECONDITION", non_retryable=True)
+
+
+@workflow.defn(name=WORKFLOW)
+class BenefitCase:
+    @workflow.init
+    def __init__(self, case: CaseOpened) -> None:
+        self._case = case
+        self._progress = CaseProgress(case.case_id, "OPEN")
+        # An officer's act being confirmed with welfare: a second one waits its turn.
+        self._acting = False
+        self._withdrawal = ""
+
+    @workflow.run
+    async def run(self, case: CaseOpened) -> CaseClosed:
+        opened = workflow.now()
+        for kind, after in (
+            ("reminder", case.remind_after_seconds),
+            ("escalation", case.escalate_after_seconds),
+        ):
+            remaining = opened + dt.timedelta(seconds=after) - workflow.now()
+            if remaining > dt.timedelta(0):
+                with contextlib.suppress(TimeoutError):
+                    await workflow.wait_condition(self._settled, timeout=remaining)
+            if self._settled():
+                break
+            await self._notify(kind, after)
+        await workflow.wait_condition(lambda: self._settled() and not self._acting)
+        closed = await self._close(case)
+        # Updates still running finish before the workflow does.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return closed
+
+    def _settled(self) -> bool:
+        return bool(self._withdrawal) or self._progress.state in SETTLED
+
+    async def _notify(self, kind: str, after_seconds: int) -> None:
+        # The assignee is reminded (the ward's queue when no one is assigned yet); a
+        # supervisor hears of an escalation.
+        if kind == "reminder":
+            recipient = self._progress.assignee or f"queue:{self._case.program_code}"
+        else:
+            recipient = "supervisor"
+        await workflow.execute_activity(
+            "notify_officers",
+            Notice(self._case.case_id, kind, recipient, after_seconds),
+            start_to_close_timeout=CALL_TIMEOUT,
+            retry_policy=RETRY,
+        )
+        line = f"{workflow.now().isoformat()} {recipient}"
+        (self._progress.reminders if kind == "reminder" else self._progress.escalations).append(
+            line
+        )
+        self._progress.events.append(f"{kind} sent to {recipient}")
+
+    async def _close(self, case: CaseOpened) -> CaseClosed:
+        wid = workflow.info().workflow_id
+        progress = self._progress
+        if self._withdrawal:
+            if progress.state in UNDECIDED:
+                refusal = await self._refusal_of(
+                    "withdraw_case",
+                    Withdrawal(case.case_id, self._withdrawal, f"{wid}:withdraw"),
+                )
+                if refusal:
+                    # An officer decided the case in welfare before the withdrawal came: the
+                    # record stands (welfare's payment re-check refuses an approval whose
+                    # ground fell away).
+                    progress.events.append(f"welfare kept the case: {refusal}")
+            # An approved case not paid yet is not paid; a rejected one stays rejected.
+            if progress.state != "REJECTED":
+                progress.state = "WITHDRAWN"
+                progress.events.append(f"withdrawn: {self._withdrawal}")
+            return CaseClosed(case.case_id, progress.state, reason=self._withdrawal)
+        if progress.state == "REJECTED":
+            return CaseClosed(case.case_id, "REJECTED")
+        # Approved: eligibility again (a death revoked, a beneficiary deceased since), then
+        # the payment, whose reference makes a retried or replayed disbursement one payment.
+        eligible = await workflow.execute_activity(
+            "recheck_eligibility",
+            case,
+            start_to_close_timeout=CALL_TIMEOUT,
+            retry_policy=RETRY,
+            result_type=bool,
+        )
+        if not eligible:
+            progress.state = "PAYMENT_BLOCKED"
+            progress.events.append("payment blocked: no longer eligible")
+            return CaseClosed(case.case_id, "PAYMENT_BLOCKED", reason="NO_LONGER_ELIGIBLE")
+        reference = f"{wid}:payment-1"
+        refusal = await self._refusal_of(
+            "disburse",
+            Disbursement(
+                case.case_id,
+                case.program_code,
+                case.beneficiary_citizen_id,
+                case.subject_citizen_id,
+                reference,
+                reference,
+            ),
+        )
+        if refusal:
+            # Welfare checks eligibility again when it records the payment: a change between
+            # the two checks (a death revoked, the beneficiary deceased) blocks it there.
+            progress.state = "PAYMENT_BLOCKED"
+            progress.events.append(f"payment refused by welfare: {refusal}")
+            return CaseClosed(case.case_id, "PAYMENT_BLOCKED", reason=refusal)
+        progress.state = "PAID"
+        progress.payment_reference = reference
+        progress.events.append(f"paid {case.amount_vnd} VND as {reference}")
+        return CaseClosed(case.case_id, "PAID", reference)
+
+    async def _refusal_of(self, activity: str, arg: Any) -> str:
+        """Runs ``activity``; a refusal no retry can change is returned as its reason ("" when
+        it succeeded). Other failures are retried without end by the policy."""
+        try:
+            await workflow.execute_activity(
+                activity, arg, start_to_close_timeout=CALL_TIMEOUT, retry_policy=RETRY
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                return cause.message
+            raise
+        return ""
+
+    async def _confirm(self, expected: Expected) -> None:
+        await workflow.execute_activity(
+            "confirm_case",
+            expected,
+            start_to_close_timeout=CALL_TIMEOUT,
+            retry_policy=RETRY,
+        )
+
+    def _begin(self) -> None:
+        # Validators run before the handlers they admit, so two acts admitted together are
+        # taken one by one here: the second sees the first's result.
+        if self._acting:
+            raise _refuse("CASE_BUSY", "another officer's act on this case is being recorded")
+        self._acting = True
+
+    @workflow.update(name=ASSIGN)
+    async def assign(self, assignment: Assignment) -> CaseProgress:
+        self._begin()
+        try:
+            self._validate_assign(assignment)
+            await self._confirm(
+                Expected(self._case.case_id, "IN_REVIEW", assignee=assignment.assignee)
+            )
+            self._progress.state = "IN_REVIEW"
+            self._progress.assignee = assignment.assignee
+            self._progress.events.append(
+                f"assigned to {assignment.assignee} by {assignment.officer}"
+            )
+        finally:
+            self._acting = False
+        return self._progress
+
+    @assign.validator
+    def _validate_assign(self, assignment: Assignment) -> None:
+        if self._withdrawal or self._progress.state not in UNDECIDED:
+            raise _refuse("CASE_NOT_ASSIGNABLE", f"a case {self._progress.state} is not assigned")
+        if not assignment.assignee.strip() or not assignment.officer.strip():
+            raise ApplicationError(
+                "officer and assignee are required",
+                "ASSIGNEE_REQUIRED",
+                type="INVALID_ARGUMENT",
+                non_retryable=True,
+            )
+
+    @workflow.update(name=DECIDE)
+    async def decide(self, decision: Decision) -> CaseProgress:
+        self._begin()
+        try:
+            self._validate_decide(decision)
+            state = "APPROVED" if decision.approve else "REJECTED"
+            await self._confirm(Expected(self._case.case_id, state, decided_by=decision.officer))
+            self._progress.state = state
+            self._progress.decided_by = decision.officer
+            self._progress.events.append(
+                f"{state.lower()} by {decision.officer}: {decision.reason}"
+            )
+        finally:
+            self._acting = False
+        return self._progress
+
+    @decide.validator
+    def _validate_decide(self, decision: Decision) -> None:
+        if self._withdrawal or self._progress.state != "IN_REVIEW":
+            raise _refuse(
+                "CASE_NOT_IN_REVIEW",
+                f"a case {self._progress.state} is not decided (assign it for review first)",
+            )
+        if decision.officer in (self._case.opened_by, self._case.assessed_by):
+            raise ApplicationError(
+                "a case must be decided by an officer who did not open or assess it",
+                "DECIDER_IS_MAKER",
+                type="PERMISSION_DENIED",
+                non_retryable=True,
+            )
+        if not decision.officer.strip() or not decision.reason.strip():
+            raise ApplicationError(
+                "officer and reason are required",
+                "REASON_REQUIRED",
+                type="INVALID_ARGUMENT",
+                non_retryable=True,
+            )
+
+    @workflow.update(name=REQUEST_DOCUMENTS)
+    def request_documents(self, request: DocumentsRequest) -> CaseProgress:
+        # Welfare keeps no document requests: the workflow's history is their record.
+        self._progress.documents_requested.extend(request.documents)
+        self._progress.events.append(
+            f"documents requested by {request.officer}: {', '.join(request.documents)}"
+            f" ({request.reason})"
+        )
+        return self._progress
+
+    @request_documents.validator
+    def _validate_request_documents(self, request: DocumentsRequest) -> None:
+        if self._withdrawal or self._progress.state not in UNDECIDED:
+            raise _refuse("CASE_DECIDED", f"a case {self._progress.state} needs no more documents")
+        if not request.documents or not request.officer.strip():
+            raise ApplicationError(
+                "officer and documents are required",
+                "DOCUMENTS_REQUIRED",
+                type="INVALID_ARGUMENT",
+                non_retryable=True,
+            )
+
+    @workflow.signal(name=WITHDRAW)
+    def withdraw(self, reason: str) -> None:
+        """The case's ground fell away (a revoked death): stop waiting; nothing unpaid is
+        paid."""
+        if self._progress.state != "PAID" and not self._withdrawal:
+            self._withdrawal = reason or "withdrawn"
+
+    @workflow.query
+    def progress(self) -> CaseProgress:
+        return self._progress

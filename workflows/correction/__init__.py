@@ -1,0 +1,4 @@
+"""Death correction: the registry's outbox relay starts one workflow per
+``registry.death_revoked.v1`` event (an approved civil-status correction made an erroneous death
+ALIVE again); it retracts the outcome DECEASED in case status and withdraws the benefit cases
+the death opened that are not paid."""
