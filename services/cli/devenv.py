@@ -17,6 +17,12 @@ from services.kit.auth import (
     generate_private_key_pem,
     public_key_pem,
 )
+from services.kit.wards import province_ward_codes
+
+HO_CHI_MINH_CITY = "79"
+# Agencies of Hồ Chí Minh City answer for every ward of the city, as the city police and the
+# city's centre for disease control did in 2021.
+_HCMC_WARDS = frozenset(province_ward_codes(HO_CHI_MINH_CITY))
 
 # Demo personas: who a partner agency's caller typically is. Tokens last a day.
 PERSONAS: dict[str, Identity] = {
@@ -85,6 +91,35 @@ PERSONAS: dict[str, Identity] = {
         EVERY_WARD,
         "social-support",
     ),
+    "police-ho-chi-minh": Identity(
+        "police.hcm",
+        "cong-an-tp-ho-chi-minh",
+        frozenset({"ward_police"}),
+        _HCMC_WARDS,
+        "epidemic-control",
+    ),
+    # Operators of the city police's checkpoints on the roads: they scan, nothing else.
+    "checkpoint-ho-chi-minh": Identity(
+        "checkpoint.hcm.01",
+        "cong-an-tp-ho-chi-minh",
+        frozenset({"checkpoint"}),
+        _HCMC_WARDS,
+        "epidemic-control",
+    ),
+    "health-agency-ho-chi-minh": Identity(
+        "hcdc.hcm",
+        "hcdc-ho-chi-minh",
+        frozenset({"health_agency"}),
+        _HCMC_WARDS,
+        "epidemic-control",
+    ),
+    "civil-status-ho-chi-minh": Identity(
+        "officer.civil.hcm",
+        "so-tu-phap-ho-chi-minh",
+        frozenset({"civil_status_officer"}),
+        _HCMC_WARDS,
+        "civil-status",
+    ),
     "service": Identity(
         "dancu-internal",
         "dancu",
@@ -94,6 +129,18 @@ PERSONAS: dict[str, Identity] = {
     ),
 }
 TOKEN_TTL_SECONDS = 24 * 3600
+
+
+def ward_police(ward_code: str) -> Identity:
+    """The police of one ward, for wards only known at run time (a resident's temporary
+    residence): ``dancu token --role ward_police --ward W`` issues the same."""
+    return Identity(
+        f"police.{ward_code}",
+        f"cong-an-phuong-{ward_code}",
+        frozenset({"ward_police"}),
+        frozenset({ward_code}),
+        "epidemic-control",
+    )
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import MetaData
 
-from services.cli import devenv, import_list, postgres, report_death, welfare
+from services.cli import demo, devenv, import_list, postgres, report_death, welfare
 from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
 from services.kit.db import create_engine
@@ -95,7 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     report_death.add_arguments(report_death_parser)
 
+    demo_parser = commands.add_parser(
+        "demo", help="play the seed article's story against the running suite, print a report"
+    )
+    demo.add_arguments(demo_parser)
+
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        return demo.main(args)
     if args.command == "report-death":
         return report_death.main(args)
     if args.command == "import-list":

@@ -30,6 +30,11 @@ def _wards() -> dict[str, WardInfo]:
     }
 
 
+def province_ward_codes(province_code: str) -> list[str]:
+    """The codes of a province's wards (two-digit province code), in code order."""
+    return sorted(code for code, w in _wards().items() if w.province_code == province_code)
+
+
 class OfficialWards:
     """The ``vietnam-provinces`` data, loaded once per process on first use."""
 

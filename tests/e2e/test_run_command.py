@@ -10,121 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
+from tests.e2e.suite import Suite, running_suite
+
 pytestmark = pytest.mark.e2e
-
-GRPCURL = Path(sys.executable).parent / "grpcurl"
-STARTUP_SECONDS = 180
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Suite:
-    def __init__(
-        self,
-        process: subprocess.Popen[str],
-        home: Path,
-        address: str,
-        case_status: str,
-        alerts: str,
-        welfare: str,
-    ) -> None:
-        self.process = process
-        self.home = home
-        self.address = address
-        self.case_status = case_status
-        self.alerts = alerts
-        self.welfare = welfare
-        self.output: list[str] = []
-
-    def wait_until_up(self) -> None:
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line:
-                if self.process.poll() is not None:
-                    break
-                continue
-            self.output.append(line)
-            if "Ctrl-C stops everything" in line:
-                return
-        pytest.fail("the suite did not come up:\n" + "".join(self.output[-40:]))
-
-    def grpcurl(self, *args: str, token: str | None = None) -> str:
-        headers = ["-H", f"authorization: Bearer {token}"] if token else []
-        result = subprocess.run(
-            [str(GRPCURL), "-plaintext", *headers, *args],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
 
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    home = tmp_path_factory.mktemp("dancu-home")
-    port, case_status_port = _free_port(), _free_port()
-    alerts_port, welfare_port = _free_port(), _free_port()
-    temporal_port, temporal_ui_port = _free_port(), _free_port()
-    env = {
-        **os.environ,
-        "DANCU_HOME": str(home),
-        "DANCU_REGISTRY_PORT": str(port),
-        "DANCU_CASE_STATUS_PORT": str(case_status_port),
-        "DANCU_ALERTS_PORT": str(alerts_port),
-        "DANCU_WELFARE_PORT": str(welfare_port),
-        "DANCU_TEMPORAL_PORT": str(temporal_port),
-        "DANCU_TEMPORAL_UI_PORT": str(temporal_ui_port),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DANCU_DATABASE_SERVER_URL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "start", "--demo", "--population", "3000"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    running = Suite(
-        process,
-        home,
-        f"127.0.0.1:{port}",
-        f"127.0.0.1:{case_status_port}",
-        f"127.0.0.1:{alerts_port}",
-        f"127.0.0.1:{welfare_port}",
-    )
-    try:
-        running.wait_until_up()
+    with running_suite(tmp_path_factory.mktemp("dancu-home"), population=3000) as running:
         yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def test_reflection_lists_the_registry(suite: Suite) -> None:
