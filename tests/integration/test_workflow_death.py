@@ -61,9 +61,10 @@ from workflows.death.models import (
     workflow_id,
 )
 from workflows.death.starter import Reported, report_death
-from workflows.death.workflow import VIETNAM, CovidDeath
+from workflows.death.workflow import CovidDeath
 from workflows.propagation.models import OutboxEvent
 from workflows.propagation.workflow import StatusChangePropagation
+from workflows.retries import VIETNAM
 from workflows.worker import build_worker
 
 if TYPE_CHECKING:

@@ -45,7 +45,7 @@ from workflows.benefit_case.models import ASSIGN, DECIDE, Assignment, CaseClosed
 from workflows.benefit_case.models import workflow_id as benefit_case_id
 from workflows.death.models import DeathRecorded, DeathReport, workflow_id
 from workflows.death.starter import report_death
-from workflows.death.workflow import VIETNAM
+from workflows.retries import VIETNAM
 
 if TYPE_CHECKING:
     from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub

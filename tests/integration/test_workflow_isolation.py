@@ -31,7 +31,8 @@ from workflows.isolation.models import (
     PeriodEnded,
     workflow_id,
 )
-from workflows.isolation.workflow import VIETNAM, IsolationFollowUp, period_over_at
+from workflows.isolation.workflow import IsolationFollowUp, period_over_at
+from workflows.retries import VIETNAM
 
 if TYPE_CHECKING:
     from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub

@@ -14,7 +14,6 @@ import datetime as dt
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -35,16 +34,8 @@ with workflow.unsafe.imports_passed_through():
         Notice,
         Withdrawal,
     )
-    from workflows.retries import NON_RETRYABLE
+    from workflows.retries import CALL_TIMEOUT, SERVICE_RETRY
 
-# One gRPC call, whose deadline is 10 s (services.kit.channels): an attempt still running at
-# 15 s is lost (its worker died) and the retry, idempotent by its request id, takes over.
-CALL_TIMEOUT = dt.timedelta(seconds=15)
-RETRY = RetryPolicy(
-    initial_interval=dt.timedelta(milliseconds=200),
-    maximum_interval=dt.timedelta(seconds=30),
-    non_retryable_error_types=list(NON_RETRYABLE),
-)
 UNDECIDED = ("OPEN", "IN_REVIEW")
 SETTLED = ("APPROVED", "REJECTED", "WITHDRAWN")
 
@@ -98,7 +89,7 @@ class BenefitCase:
             "notify_officers",
             Notice(self._case.case_id, kind, recipient, after_seconds),
             start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=RETRY,
+            retry_policy=SERVICE_RETRY,
         )
         line = f"{workflow.now().isoformat()} {recipient}"
         (self._progress.reminders if kind == "reminder" else self._progress.escalations).append(
@@ -133,7 +124,7 @@ class BenefitCase:
             "recheck_eligibility",
             case,
             start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=RETRY,
+            retry_policy=SERVICE_RETRY,
             result_type=bool,
         )
         if not eligible:
@@ -168,7 +159,7 @@ class BenefitCase:
         it succeeded). Other failures are retried without end by the policy."""
         try:
             await workflow.execute_activity(
-                activity, arg, start_to_close_timeout=CALL_TIMEOUT, retry_policy=RETRY
+                activity, arg, start_to_close_timeout=CALL_TIMEOUT, retry_policy=SERVICE_RETRY
             )
         except ActivityError as error:
             cause = error.cause
@@ -182,7 +173,7 @@ class BenefitCase:
             "confirm_case",
             expected,
             start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=RETRY,
+            retry_policy=SERVICE_RETRY,
         )
 
     def _begin(self) -> None:

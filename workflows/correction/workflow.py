@@ -12,24 +12,12 @@ correction's own transaction); this workflow makes the other services agree:
 
 from __future__ import annotations
 
-import datetime as dt
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.correction.models import WORKFLOW, CaseWithdrawal, DeathCorrected, Retraction
     from workflows.propagation.models import OutboxEvent
-    from workflows.retries import NON_RETRYABLE
-
-# One gRPC call, whose deadline is 10 s (services.kit.channels): an attempt still running at
-# 15 s is lost (its worker died) and the retry, idempotent by its request id, takes over.
-CALL_TIMEOUT = dt.timedelta(seconds=15)
-RETRY = RetryPolicy(
-    initial_interval=dt.timedelta(milliseconds=200),
-    maximum_interval=dt.timedelta(seconds=30),
-    non_retryable_error_types=list(NON_RETRYABLE),
-)
+    from workflows.retries import CALL_TIMEOUT, SERVICE_RETRY
 
 
 @workflow.defn(name=WORKFLOW)
@@ -44,14 +32,14 @@ class DeathCorrection:
             "retract_deceased",
             Retraction(citizen_id, reason, f"{wid}:retract-deceased"),
             start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=RETRY,
+            retry_policy=SERVICE_RETRY,
             result_type=str,
         )
         case_ids = await workflow.execute_activity(
             "benefit_cases_of_death",
             citizen_id,
             start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=RETRY,
+            retry_policy=SERVICE_RETRY,
             result_type=list[str],
         )
         outcomes = []
@@ -60,7 +48,7 @@ class DeathCorrection:
                 "withdraw_benefit_case",
                 CaseWithdrawal(case_id, reason, f"{wid}:withdraw-{case_id}"),
                 start_to_close_timeout=CALL_TIMEOUT,
-                retry_policy=RETRY,
+                retry_policy=SERVICE_RETRY,
                 result_type=str,
             )
             outcomes.append(f"{case_id}: {outcome}")

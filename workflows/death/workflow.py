@@ -17,7 +17,6 @@ import datetime as dt
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -40,17 +39,7 @@ with workflow.unsafe.imports_passed_through():
         Survivor,
         SurvivorCheck,
     )
-    from workflows.retries import NON_RETRYABLE
-
-VIETNAM = dt.timezone(dt.timedelta(hours=7))
-# One gRPC call, whose deadline is 10 s (services.kit.channels): an attempt still running at
-# 15 s is lost (its worker died) and the retry, idempotent by its request id, takes over.
-CALL_TIMEOUT = dt.timedelta(seconds=15)
-RETRY = RetryPolicy(
-    initial_interval=dt.timedelta(milliseconds=200),
-    maximum_interval=dt.timedelta(seconds=30),
-    non_retryable_error_types=list(NON_RETRYABLE),
-)
+    from workflows.retries import CALL_TIMEOUT, SERVICE_RETRY, VIETNAM
 
 
 class _Refused(Exception):
@@ -203,14 +192,14 @@ class CovidDeath:
                 return await workflow.execute_activity(
                     activity,
                     start_to_close_timeout=CALL_TIMEOUT,
-                    retry_policy=RETRY,
+                    retry_policy=SERVICE_RETRY,
                     result_type=result_type,
                 )
             return await workflow.execute_activity(
                 activity,
                 arg,
                 start_to_close_timeout=CALL_TIMEOUT,
-                retry_policy=RETRY,
+                retry_policy=SERVICE_RETRY,
                 result_type=result_type,
             )
         except ActivityError as error:

@@ -8,7 +8,6 @@ import datetime as dt
 import functools
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.isolation.models import (
@@ -19,17 +18,7 @@ with workflow.unsafe.imports_passed_through():
         IsolationPeriod,
         PeriodEnded,
     )
-    from workflows.retries import NON_RETRYABLE
-
-# Vietnam has kept UTC+7 without daylight saving since 1975; a fixed offset keeps the
-# workflow free of time-zone data.
-VIETNAM = dt.timezone(dt.timedelta(hours=7))
-COMPLETE_TIMEOUT = dt.timedelta(minutes=2)
-RETRY = RetryPolicy(
-    initial_interval=dt.timedelta(seconds=1),
-    maximum_interval=dt.timedelta(minutes=1),
-    non_retryable_error_types=NON_RETRYABLE,
-)
+    from workflows.retries import CALL_TIMEOUT, SERVICE_RETRY, VIETNAM
 
 
 def period_over_at(isolation_end: str) -> dt.datetime:
@@ -72,8 +61,9 @@ class IsolationFollowUp:
                 waiting_for.isolation_end,
                 period_over_at(waiting_for.isolation_end).isoformat(),
             ),
-            start_to_close_timeout=COMPLETE_TIMEOUT,
-            retry_policy=RETRY,
+            # Two calls: read the case, then record the clearance.
+            start_to_close_timeout=2 * CALL_TIMEOUT,
+            retry_policy=SERVICE_RETRY,
             result_type=str,
         )
         self._step = f"done: {outcome}"

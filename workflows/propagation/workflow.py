@@ -3,22 +3,12 @@ read), then the isolation follow-up."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from workflows.isolation.models import IsolationPeriod
     from workflows.propagation.models import WORKFLOW, Delivered, OutboxEvent, Propagated
-    from workflows.retries import NON_RETRYABLE
-
-CALL_TIMEOUT = dt.timedelta(seconds=30)
-RETRY = RetryPolicy(
-    initial_interval=dt.timedelta(milliseconds=200),
-    maximum_interval=dt.timedelta(seconds=30),
-    non_retryable_error_types=list(NON_RETRYABLE),
-)
+    from workflows.retries import CALL_TIMEOUT, SERVICE_RETRY
 
 
 @workflow.defn(name=WORKFLOW)
@@ -31,7 +21,7 @@ class StatusChangePropagation:
             "deliver_to_alerts",
             event,
             start_to_close_timeout=CALL_TIMEOUT,
-            retry_policy=RETRY,
+            retry_policy=SERVICE_RETRY,
             result_type=Delivered,
         )
         isolation = ""
@@ -43,7 +33,7 @@ class StatusChangePropagation:
                 "stop_isolation",
                 citizen_id,
                 start_to_close_timeout=CALL_TIMEOUT,
-                retry_policy=RETRY,
+                retry_policy=SERVICE_RETRY,
             )
         elif payload.get("isolation_end"):
             isolation = "FOLLOWING"
@@ -51,7 +41,7 @@ class StatusChangePropagation:
                 "follow_isolation",
                 IsolationPeriod(citizen_id, str(payload["isolation_end"]), event.event_id),
                 start_to_close_timeout=CALL_TIMEOUT,
-                retry_policy=RETRY,
+                retry_policy=SERVICE_RETRY,
             )
         return Propagated(
             event.event_id,
