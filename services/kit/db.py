@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import enum
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -99,13 +100,14 @@ def unnested(table: Table, rows: Sequence[Mapping[str, Any]]) -> Select[Any]:
     return select(func.unnest(*arrays).table_valued(*names).render_derived())
 
 
-async def copy_rows(
-    conn: AsyncConnection, table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    """Writes ``rows`` (values in ``columns`` order) into ``table`` with COPY, inside the
-    connection's transaction: a large batch (a daily list's events, outbox rows and results)
-    costs one round trip instead of one INSERT per row. JSON values must be wrapped
-    (``psycopg.types.json.Jsonb``); enums are written as their numbers."""
+async def copy_rows(conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Writes ``rows`` (column name -> value, the same columns in each) into ``table`` with
+    COPY, inside the connection's transaction: a large batch (a daily list's events, outbox
+    rows and results) costs one round trip instead of one INSERT per row. Enums are written
+    as their numbers; JSON values must be wrapped (``psycopg.types.json.Jsonb``)."""
+    if not rows:
+        return
+    columns = list(rows[0])
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, columns))
     )
@@ -114,4 +116,8 @@ async def copy_rows(
     assert driver is not None
     async with driver.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
-            await copy.write_row(row)
+            await copy.write_row([_copyable(row[column]) for column in columns])
+
+
+def _copyable(value: Any) -> Any:
+    return int(value) if isinstance(value, enum.IntEnum) else value

@@ -88,9 +88,13 @@ class OutboxWriter:
         await copy_rows(
             conn,
             self._table,
-            ("event_id", "event_type", "aggregate_id", "payload"),
-            (
-                (uuid.uuid4(), event_type, aggregate, Jsonb(_traced(payload, traceparent)))
+            [
+                {
+                    "event_id": uuid.uuid4(),
+                    "event_type": event_type,
+                    "aggregate_id": aggregate,
+                    "payload": Jsonb(_traced(payload, traceparent)),
+                }
                 for aggregate, payload in events
-            ),
+            ],
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -161,7 +160,7 @@ class SqlCaseRepository(CaseListingQueries):
     async def add_events(self, events: Sequence[tuple[StatusEvent, DerivedLevel | None]]) -> None:
         """Appends events (each with the derivation of a DERIVED level, else None) with one
         COPY: a daily list appends tens of thousands at once."""
-        await copy_rows(self._conn, status_events, _EVENT_COLUMNS, map(_event_values, events))
+        await copy_rows(self._conn, status_events, [_event_values(*written) for written in events])
 
     async def derivations(self, event_ids: Iterable[str]) -> Mapping[str, tuple[str, int]]:
         ids = list(set(event_ids))
@@ -272,11 +271,10 @@ class SqlCaseRepository(CaseListingQueries):
                 **{name: getattr(summary, name) for name in _SUMMARY_COUNTS},
             )
         )
+        values = [_row_values(record.import_id, stored) for stored in rows]
+        # COPY takes JSON wrapped (an INSERT through SQLAlchemy knows the column's type).
         await copy_rows(
-            self._conn,
-            import_rows,
-            _IMPORT_ROW_COLUMNS,
-            (_copied(_row_values(record.import_id, stored)) for stored in rows),
+            self._conn, import_rows, [{**v, "candidates": Jsonb(v["candidates"])} for v in values]
         )
 
     async def import_record(self, import_id: str) -> ImportRecord | None:
@@ -356,59 +354,30 @@ class SqlCaseRepository(CaseListingQueries):
         )
 
 
-_EVENT_COLUMNS = (
-    "event_id",
-    "citizen_id",
-    "effective_at",
-    "recorded_at",
-    "classification",
-    "outcome",
-    "care_setting",
-    "care_ward_code",
-    "care_facility",
-    "condition",
-    "reason",
-    "corrects_event_id",
-    "origin",
-    "source_agency",
-    "source_list_id",
-    "source_report_ref",
-    "recorded_by_subject",
-    "recorded_by_agency",
-    "derived_from",
-    "derived_distance",
-)
-
-
-def _number(value: int | None) -> int | None:
-    return None if value is None else int(value)
-
-
-def _event_values(written: tuple[StatusEvent, DerivedLevel | None]) -> tuple[Any, ...]:
-    event, derived = written
+def _event_values(event: StatusEvent, derived: DerivedLevel | None) -> dict[str, Any]:
     care = event.care
-    return (
-        event.event_id,
-        event.citizen_id,
-        event.effective_at,
-        event.recorded_at,
-        _number(event.classification),
-        _number(event.outcome),
-        _number(care.setting) if care else None,
-        care.ward_code if care else None,
-        care.facility if care else None,
-        _number(event.condition),
-        event.reason,
-        event.corrects_event_id,
-        int(event.origin),
-        event.source.agency,
-        event.source.list_id,
-        event.source.report_ref,
-        event.recorded_by.subject,
-        event.recorded_by.agency,
-        derived.source_id if derived else None,
-        derived.distance if derived else None,
-    )
+    return {
+        "event_id": event.event_id,
+        "citizen_id": event.citizen_id,
+        "effective_at": event.effective_at,
+        "recorded_at": event.recorded_at,
+        "classification": event.classification,
+        "outcome": event.outcome,
+        "care_setting": care.setting if care else None,
+        "care_ward_code": care.ward_code if care else None,
+        "care_facility": care.facility if care else None,
+        "condition": event.condition,
+        "reason": event.reason,
+        "corrects_event_id": event.corrects_event_id,
+        "origin": event.origin,
+        "source_agency": event.source.agency,
+        "source_list_id": event.source.list_id,
+        "source_report_ref": event.source.report_ref,
+        "recorded_by_subject": event.recorded_by.subject,
+        "recorded_by_agency": event.recorded_by.agency,
+        "derived_from": derived.source_id if derived else None,
+        "derived_distance": derived.distance if derived else None,
+    }
 
 
 def _candidate_json(candidate: RowCandidate) -> dict[str, Any]:
@@ -459,38 +428,6 @@ def _row_values(import_id: str, stored: StoredRow) -> dict[str, Any]:
         "row_key": stored.row_key,
         "row_signature": stored.row_signature,
     }
-
-
-_IMPORT_ROW_COLUMNS = (
-    "import_id",
-    "row_number",
-    "citizen_id_submitted",
-    "full_name",
-    "birth_date",
-    "ward_code",
-    "street",
-    "classification",
-    "effective_date",
-    "care_setting",
-    "care_ward_code",
-    "care_facility",
-    "condition",
-    "outcome",
-    "citizen_id",
-    "reason",
-    "differing_fields",
-    "candidates",
-    "event_id",
-    "row_key",
-    "row_signature",
-)
-
-
-def _copied(values: dict[str, Any]) -> tuple[Any, ...]:
-    """An import row's values as COPY takes them: enums as numbers, JSON wrapped."""
-    copied = {name: int(v) if isinstance(v, enum.IntEnum) else v for name, v in values.items()}
-    copied["candidates"] = Jsonb(copied["candidates"])
-    return tuple(copied[name] for name in _IMPORT_ROW_COLUMNS)
 
 
 def _stored_row(r: Any) -> StoredRow:
