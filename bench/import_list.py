@@ -176,7 +176,6 @@ def _instrument(spans: Spans) -> None:
                 "_apply",
                 "_add_household_contacts",
                 "recompute_around",
-                "refresh_current",
             ),
         ),
         (GrpcRegistry, "registry", ("verify_identities", "residents", "households")),
@@ -189,6 +188,7 @@ def _instrument(spans: Spans) -> None:
                 "add_events",
                 "links_around",
                 "add_links",
+                "save_current",
                 "save_residences",
                 "previous_import_rows",
                 "add_import",
@@ -198,9 +198,7 @@ def _instrument(spans: Spans) -> None:
     ]
     for owner, prefix, names in targets:
         for name in names:
-            function = getattr(owner, name, None)
-            if function is not None:
-                setattr(owner, name, spans.wrap(f"{prefix}.{name}", function))
+            setattr(owner, name, spans.wrap(f"{prefix}.{name}", getattr(owner, name)))
 
 
 async def _serve(registry_url: str, cases_url: str, profile_path: str | None) -> None:

@@ -186,15 +186,6 @@ async def views(uow: UnitOfWork, statuses: Sequence[CaseStatus]) -> list[CaseVie
     return result
 
 
-async def refresh_current(svc: CaseStatusService, uow: UnitOfWork, ids: Sequence[str]) -> None:
-    """Rewrites the current status of ``ids`` from all their events (same transaction)."""
-    unique = sorted(set(ids))
-    events = await uow.cases.events_of(unique)
-    await uow.cases.save_current(
-        [timeline.fold(cid, events.get(cid, ()), policy=svc.isolation) for cid in unique]
-    )
-
-
 async def record_status(
     svc: CaseStatusService,
     identity: Identity,
@@ -237,9 +228,10 @@ async def record_status(
         entry = next(e for e in after.timeline if e.event.event_id == event.event_id)
         result = Recorded(entry, await view(uow, after), changes)
         await uow.complete(key, encode(result))
-        # The residents whose derived level changed had health data written too.
+        # The residents whose derived level changed had health data written too; ``after``
+        # holds every event of the resident, derived ones included.
         touched = (cid, *(c.citizen_id for c in changes))
-        await refresh_current(svc, uow, touched)
+        await uow.cases.save_current([after, *(c.status for c in changes if c.citizen_id != cid)])
         await uow.cases.save_residences([facts, *members])
         await uow.audit(AuditEvent(method, CASE, touched, "ok", key.request_id))
         await uow.commit()
@@ -328,7 +320,7 @@ async def record_contacts(
         result = ContactsRecorded(recorded, changes)
         await uow.complete(key, encode(result))
         touched = tuple(dict.fromkeys([*ids, *(c.citizen_id for c in changes)]))
-        await refresh_current(svc, uow, [c.citizen_id for c in changes])
+        await uow.cases.save_current([c.status for c in changes])
         await uow.cases.save_residences(known)
         await uow.audit(AuditEvent(method, CASE, touched, "ok", key.request_id))
         await uow.commit()
