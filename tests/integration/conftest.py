@@ -9,6 +9,7 @@ tests stay independent by making their own residents (``registry_client.new_citi
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import pytest
@@ -59,6 +60,30 @@ if TYPE_CHECKING:
     from dancu.welfare.v1.welfare_service_pb2_grpc import WelfareServiceAsyncStub
 
 
+def verifier(signing_key: bytes) -> TokenVerifier:
+    return TokenVerifier(public_key_pem(signing_key))
+
+
+@asynccontextmanager
+async def serving(server: Server) -> AsyncIterator[Server]:
+    """``server`` started on its port, stopped (1 s grace) when the block ends."""
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop(1.0)
+
+
+@asynccontextmanager
+async def connected(database_url: str) -> AsyncIterator[RegistryDatabase]:
+    """Direct SQL on a service's database (every database has audit_log, outbox...)."""
+    database = await RegistryDatabase.connect(database_url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
 @pytest.fixture(scope="session")
 def registry_database_url(fresh_database_url: DatabaseFactory) -> str:
     """A brand-new database at the registry's migration head."""
@@ -82,14 +107,11 @@ def token_issuer(signing_key: bytes) -> TokenIssuer:
 async def registry_server(registry_database_url: str, signing_key: bytes) -> AsyncIterator[Server]:
     engine = create_engine(registry_database_url, pool_size=5)
     try:
-        async with open_registry(engine) as registry:
-            verifier = TokenVerifier(public_key_pem(signing_key))
-            server = build_server(registry, verifier, "127.0.0.1:0")
-            await server.start()
-            try:
-                yield server
-            finally:
-                await server.stop(1.0)
+        async with (
+            open_registry(engine) as registry,
+            serving(build_server(registry, verifier(signing_key), "127.0.0.1:0")) as server,
+        ):
+            yield server
     finally:
         await engine.dispose()
 
@@ -107,11 +129,8 @@ async def registry_clients(
 
 @pytest.fixture(scope="session")
 async def registry_db(registry_database_url: str) -> AsyncIterator[RegistryDatabase]:
-    database = await RegistryDatabase.connect(registry_database_url)
-    try:
+    async with connected(registry_database_url) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture
@@ -176,14 +195,11 @@ async def case_status_server(
     engine = create_engine(case_status_database_url, pool_size=5)
     token = token_issuer.issue(SERVICE_CALLER, ttl_seconds=6 * 3600)
     try:
-        async with open_case_status(engine, f"127.0.0.1:{registry_server.port}", token) as svc:
-            verifier = TokenVerifier(public_key_pem(signing_key))
-            server = build_case_status_server(svc, verifier, "127.0.0.1:0")
-            await server.start()
-            try:
-                yield server
-            finally:
-                await server.stop(1.0)
+        async with (
+            open_case_status(engine, f"127.0.0.1:{registry_server.port}", token) as svc,
+            serving(build_case_status_server(svc, verifier(signing_key), "127.0.0.1:0")) as server,
+        ):
+            yield server
     finally:
         await engine.dispose()
 
@@ -202,11 +218,8 @@ async def case_status_clients(
 @pytest.fixture(scope="session")
 async def case_db(case_status_database_url: str) -> AsyncIterator[RegistryDatabase]:
     """Direct SQL on the case-status database (the same helper: audit_log, outbox...)."""
-    database = await RegistryDatabase.connect(case_status_database_url)
-    try:
+    async with connected(case_status_database_url) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture
@@ -262,13 +275,10 @@ async def alerts_service(
 
 @pytest.fixture(scope="session")
 async def alerts_server(alerts_service: AlertsService, signing_key: bytes) -> AsyncIterator[Server]:
-    verifier = TokenVerifier(public_key_pem(signing_key))
-    server = build_alerts_server(alerts_service, verifier, "127.0.0.1:0")
-    await server.start()
-    try:
+    async with serving(
+        build_alerts_server(alerts_service, verifier(signing_key), "127.0.0.1:0")
+    ) as server:
         yield server
-    finally:
-        await server.stop(1.0)
 
 
 @pytest.fixture(scope="session")
@@ -285,11 +295,8 @@ async def alerts_clients(
 @pytest.fixture(scope="session")
 async def alerts_db(alerts_database_url: str) -> AsyncIterator[RegistryDatabase]:
     """Direct SQL on the alerts database."""
-    database = await RegistryDatabase.connect(alerts_database_url)
-    try:
+    async with connected(alerts_database_url) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture
@@ -321,19 +328,16 @@ async def welfare_server(
     engine = create_engine(welfare_database_url, pool_size=5)
     token = token_issuer.issue(SERVICE_CALLER, ttl_seconds=6 * 3600)
     try:
-        async with open_welfare(
-            engine,
-            f"127.0.0.1:{registry_server.port}",
-            f"127.0.0.1:{case_status_server.port}",
-            token,
-        ) as svc:
-            verifier = TokenVerifier(public_key_pem(signing_key))
-            server = build_welfare_server(svc, verifier, "127.0.0.1:0")
-            await server.start()
-            try:
-                yield server
-            finally:
-                await server.stop(1.0)
+        async with (
+            open_welfare(
+                engine,
+                f"127.0.0.1:{registry_server.port}",
+                f"127.0.0.1:{case_status_server.port}",
+                token,
+            ) as svc,
+            serving(build_welfare_server(svc, verifier(signing_key), "127.0.0.1:0")) as server,
+        ):
+            yield server
     finally:
         await engine.dispose()
 
@@ -358,11 +362,8 @@ async def welfare_clients(
 @pytest.fixture(scope="session")
 async def welfare_db(welfare_database_url: str) -> AsyncIterator[RegistryDatabase]:
     """Direct SQL on the welfare database (the same helper: audit_log, outbox...)."""
-    database = await RegistryDatabase.connect(welfare_database_url)
-    try:
+    async with connected(welfare_database_url) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture
