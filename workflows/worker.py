@@ -34,10 +34,19 @@ from workflows.isolation.activities import IsolationActivities
 from workflows.isolation.workflow import IsolationFollowUp
 from workflows.propagation.activities import PropagationActivities
 from workflows.propagation.workflow import StatusChangePropagation
+from workflows.residence.activities import ResidenceActivities
+from workflows.residence.workflow import ResidenceChangePropagation
 
 logger = logging.getLogger("workflows")
 
-WORKFLOWS = [StatusChangePropagation, IsolationFollowUp, CovidDeath, BenefitCase, DeathCorrection]
+WORKFLOWS = [
+    StatusChangePropagation,
+    IsolationFollowUp,
+    CovidDeath,
+    BenefitCase,
+    DeathCorrection,
+    ResidenceChangePropagation,
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ def build_worker(
     death = DeathActivities(gateways.registry, gateways.case_status, gateways.welfare, gateways.sla)
     benefit = BenefitCaseActivities(gateways.welfare)
     correction = CorrectionActivities(gateways.case_status, gateways.welfare, client)
+    residence = ResidenceActivities(gateways.case_status, gateways.alerts)
     return Worker(
         client,
         task_queue=task_queue,
@@ -109,6 +119,8 @@ def build_worker(
             correction.retract_deceased,
             correction.benefit_cases_of_death,
             correction.withdraw_benefit_case,
+            residence.refresh_case_residence,
+            residence.redirect_alerts,
         ],
     )
 

@@ -116,6 +116,10 @@ class AlertRepository(Protocol):
         """False when the event was applied before."""
         ...
 
+    async def care_ward_of(self, event_id: str) -> str | None:
+        """The place of care the applied status event named (None: none, or not applied)."""
+        ...
+
     async def watch_entry(self, citizen_id: str) -> WatchEntry | None:
         """The resident's watchlist row, locked for the transaction."""
         ...

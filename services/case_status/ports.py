@@ -204,6 +204,10 @@ class CaseRepository(Protocol):
         """Those of ``citizen_ids`` whose residence snapshot puts them in one of ``wards``."""
         ...
 
+    async def holds(self, citizen_id: str) -> bool:
+        """Whether the resident has a current status or a residence snapshot here."""
+        ...
+
     async def save_residences(self, residents: Sequence[ResidentFacts]) -> None:
         """Stores each resident's residence wards as the registry gave them (with a permanent
         ward), replacing the earlier snapshot."""

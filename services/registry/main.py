@@ -24,13 +24,16 @@ from services.registry.api.policy import POLICY
 from services.registry.api.servicer import RegistryServicer
 from services.registry.config import RegistrySettings
 from services.registry.migrations import MIGRATIONS
-from services.registry.use_cases import DEATH_REVOKED, Registry
+from services.registry.use_cases import DEATH_REVOKED, RESIDENCE_CHANGED, Registry
 
 logger = logging.getLogger("services.registry")
 
 # The registry's events that start a workflow (by workflow type name: the registry imports no
 # workflow code). Others stay in the outbox until a workflow handles them.
-RELAYED = {DEATH_REVOKED: "DeathCorrection"}
+RELAYED = {
+    DEATH_REVOKED: "DeathCorrection",
+    RESIDENCE_CHANGED: "ResidenceChangePropagation",
+}
 SERVICE_NAME = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
 
 

@@ -138,6 +138,48 @@ async def register(stub: RegistryServiceAsyncStub, **fields: Any) -> rpb.Residen
     return response.resident
 
 
+async def register_stay(
+    registrar: RegistryServiceAsyncStub, resident: rpb.Resident, ward: str
+) -> rpb.Resident:
+    """Registers a temporary residence in ``ward`` (from 20 days ago) for ``resident``."""
+    stay = rpb.TemporaryResidence(
+        address=rpb.Address(ward_code=ward, street="3 Kim Mã"),
+        valid_from=date(today() - dt.timedelta(days=20)),
+    )
+    response = await registrar.UpdateResidence(
+        pb.UpdateResidenceRequest(
+            request_id=new_request_id(),
+            citizen_id=resident.citizen_id,
+            etag=resident.etag,
+            temporary_registration=stay,
+            reason="đăng ký tạm trú",
+        )
+    )
+    return response.resident
+
+
+async def staying_in(
+    registrar: RegistryServiceAsyncStub, ward: str, *, ended: bool = False
+) -> rpb.Resident:
+    """A Hoàn Kiếm resident with a temporary residence in ``ward`` (ended yesterday if
+    ``ended``)."""
+    resident = await register_stay(registrar, await register(registrar, ward=HOAN_KIEM), ward)
+    if not ended:
+        return resident
+    response = await registrar.UpdateResidence(
+        pb.UpdateResidenceRequest(
+            request_id=new_request_id(),
+            citizen_id=resident.citizen_id,
+            etag=resident.etag,
+            end_temporary_residence=pb.EndTemporaryResidence(
+                end_date=date(today() - dt.timedelta(days=1))
+            ),
+            reason="kết thúc tạm trú",
+        )
+    )
+    return response.resident
+
+
 def death_record(
     *,
     death_date: dt.date = dt.date(2021, 8, 14),

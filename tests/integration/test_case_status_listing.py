@@ -1,5 +1,6 @@
 """ListCases and CountCases over real gRPC, a real database and the real registry: cases by
-permanent ward, active temporary ward and care place, now and as of a past time."""
+permanent ward, active temporary ward and care place, now and as of a past time; and the
+residence snapshot refreshed when the registry's change is delivered."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from typing import TYPE_CHECKING
 import grpc
 from dancu.case_status.v1 import case_pb2 as cpb
 from dancu.case_status.v1 import case_status_service_pb2 as pb
-from dancu.registry.v1 import registry_service_pb2 as rpb_service
-from dancu.registry.v1 import resident_pb2 as rpb
 
 from services.kit.auth import Identity
 from tests.integration.case_status_client import (
@@ -22,12 +21,12 @@ from tests.integration.case_status_client import (
 )
 from tests.integration.registry_client import (
     HOAN_KIEM,
+    SERVICE_CALLER,
     RegistryDatabase,
-    date,
     expect_error,
-    new_request_id,
     register,
-    today,
+    register_stay,
+    staying_in,
 )
 
 if TYPE_CHECKING:
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
 
 # Wards no other test uses, one or a few per test, so a listing is the test's own.
 HOME, STAY, HOSPITAL_WARD = "00256", "00283", "00277"
+MOVER_HOME, MOVER_STAY = "00304", "00313"
 PAST_WARD, PAGED_WARD, POLICED_WARD = "00235", "00226", "00196"
 # Hồ Chí Minh City: a province no other test puts residents in.
 HCM, HCM_A, HCM_B = "79", "26506", "26526"
@@ -86,44 +86,6 @@ async def listed(
             return found
 
 
-async def staying_in(
-    registrar: RegistryServiceAsyncStub, ward: str, *, ended: bool = False
-) -> rpb.Resident:
-    """A Hoàn Kiếm resident with a temporary residence in ``ward`` (ended yesterday if
-    ``ended``)."""
-    resident = await register(registrar, ward=HOAN_KIEM)
-    stay = rpb.TemporaryResidence(
-        address=rpb.Address(ward_code=ward, street="3 Kim Mã"),
-        valid_from=date(today() - dt.timedelta(days=20)),
-    )
-    resident = (
-        await registrar.UpdateResidence(
-            rpb_service.UpdateResidenceRequest(
-                request_id=new_request_id(),
-                citizen_id=resident.citizen_id,
-                etag=resident.etag,
-                temporary_registration=stay,
-                reason="đăng ký tạm trú",
-            )
-        )
-    ).resident
-    if ended:
-        resident = (
-            await registrar.UpdateResidence(
-                rpb_service.UpdateResidenceRequest(
-                    request_id=new_request_id(),
-                    citizen_id=resident.citizen_id,
-                    etag=resident.etag,
-                    end_temporary_residence=rpb_service.EndTemporaryResidence(
-                        end_date=date(today() - dt.timedelta(days=1))
-                    ),
-                    reason="kết thúc tạm trú",
-                )
-            )
-        ).resident
-    return resident
-
-
 async def test_cases_by_permanent_ward_temporary_ward_and_care_place(
     cdc: CaseStatusServiceAsyncStub,
     registrar: RegistryServiceAsyncStub,
@@ -161,6 +123,43 @@ async def test_cases_by_permanent_ward_temporary_ward_and_care_place(
     full = (await cdc.ListCases(pb.ListCasesRequest(ward_code=HOME, ward_role=PERMANENT))).cases
     got = (await cdc.GetCaseStatus(pb.GetCaseStatusRequest(citizen_id=patient))).status
     assert list(full) == [got]
+
+
+async def test_a_residence_change_delivered_moves_the_case_to_the_new_ward(
+    cdc: CaseStatusServiceAsyncStub,
+    case_status_clients: CaseStatusClients,
+    registrar: RegistryServiceAsyncStub,
+    case_db: RegistryDatabase,
+) -> None:
+    delivery = case_status_clients.case_stub(SERVICE_CALLER)
+    mover = await register(registrar, ward=MOVER_HOME)
+    stranger = await register(registrar, ward=MOVER_HOME)
+    await cdc.RecordStatus(status_request(mover.citizen_id, classification=F1))
+    await register_stay(registrar, mover, MOVER_STAY)
+    await register_stay(registrar, stranger, MOVER_STAY)
+    # The snapshot is the registry's record when the case was written.
+    assert await listed(cdc, MOVER_STAY, TEMPORARY) == {}
+
+    refreshed = await delivery.RefreshResidence(
+        pb.RefreshResidenceRequest(citizen_id=mover.citizen_id)
+    )
+    unheld = await delivery.RefreshResidence(
+        pb.RefreshResidenceRequest(citizen_id=stranger.citizen_id)
+    )
+
+    assert refreshed.refreshed
+    assert await listed(cdc, MOVER_STAY, TEMPORARY) == {mover.citizen_id: F1}
+    assert await listed(cdc, MOVER_HOME, PERMANENT) == {mover.citizen_id: F1}
+    # Case status keeps no residence of someone it holds nothing about.
+    assert not unheld.refreshed
+    assert not await case_db.rows(
+        "SELECT 1 FROM resident_wards WHERE citizen_id = %s", stranger.citizen_id
+    )
+    # Only services deliver registry changes.
+    await expect_error(
+        cdc.RefreshResidence(pb.RefreshResidenceRequest(citizen_id=mover.citizen_id)),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
 
 
 async def test_a_past_time_shows_the_status_then(

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 import grpc
 from dancu.case_status.v1 import case_pb2 as cpb
 from dancu.case_status.v1 import case_status_service_pb2 as pb
-from dancu.registry.v1 import registry_service_pb2 as rpb_service
-from dancu.registry.v1 import resident_pb2 as rpb
 
 from services.kit.auth import Identity
 from tests.integration.case_status_client import (
@@ -24,11 +22,10 @@ from tests.integration.case_status_client import (
 from tests.integration.registry_client import (
     HOAN_KIEM,
     RegistryDatabase,
-    date,
     expect_error,
     new_request_id,
     register,
-    today,
+    staying_in,
 )
 
 if TYPE_CHECKING:
@@ -90,44 +87,6 @@ async def everyone_in(
         if not token:
             return found
     raise AssertionError("the pages never ended")
-
-
-async def staying_in(
-    registrar: RegistryServiceAsyncStub, ward: str, *, ended: bool = False
-) -> rpb.Resident:
-    """A resident of Hoàn Kiếm with a temporary residence in ``ward`` (ended yesterday if
-    ``ended``)."""
-    resident = await register(registrar, ward=HOAN_KIEM)
-    stay = rpb.TemporaryResidence(
-        address=rpb.Address(ward_code=ward, street="9 Giảng Võ"),
-        valid_from=date(today() - dt.timedelta(days=20)),
-    )
-    resident = (
-        await registrar.UpdateResidence(
-            rpb_service.UpdateResidenceRequest(
-                request_id=new_request_id(),
-                citizen_id=resident.citizen_id,
-                etag=resident.etag,
-                temporary_registration=stay,
-                reason="đăng ký tạm trú",
-            )
-        )
-    ).resident
-    if ended:
-        resident = (
-            await registrar.UpdateResidence(
-                rpb_service.UpdateResidenceRequest(
-                    request_id=new_request_id(),
-                    citizen_id=resident.citizen_id,
-                    etag=resident.etag,
-                    end_temporary_residence=rpb_service.EndTemporaryResidence(
-                        end_date=date(today() - dt.timedelta(days=1))
-                    ),
-                    reason="kết thúc tạm trú",
-                )
-            )
-        ).resident
-    return resident
 
 
 async def test_zone_lists_permanent_and_active_temporary_residents_with_their_levels(

@@ -16,13 +16,20 @@ from services.kit.channels import open_channel, retry_service_config
 from workflows.gateways import final_or_retry
 
 SERVICE = pb.DESCRIPTOR.services_by_name["AlertsService"].full_name
-# ApplyStatusChange is idempotent by event id.
-_IDEMPOTENT = ("ApplyStatusChange",)
+# ApplyStatusChange and ApplyResidenceChange are idempotent by event id.
+_IDEMPOTENT = ("ApplyStatusChange", "ApplyResidenceChange")
 
 
 @dataclass(frozen=True)
 class StatusChangeApplied:
     already_applied: bool
+    wards: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ResidenceChangeApplied:
+    flagged: bool
+    # The wards alerted because the resident moved into them.
     wards: tuple[str, ...]
 
 
@@ -75,4 +82,17 @@ class AlertsGateway:
             raise final_or_retry(error) from None
         return StatusChangeApplied(
             response.already_applied, tuple(alert.ward_code for alert in response.alerts)
+        )
+
+    async def apply_residence_change(
+        self, event_id: str, citizen_id: str
+    ) -> ResidenceChangeApplied:
+        try:
+            response = await self._stub.ApplyResidenceChange(
+                pb.ApplyResidenceChangeRequest(event_id=event_id, citizen_id=citizen_id)
+            )
+        except grpc.aio.AioRpcError as error:
+            raise final_or_retry(error) from None
+        return ResidenceChangeApplied(
+            response.flagged, tuple(alert.ward_code for alert in response.alerts)
         )

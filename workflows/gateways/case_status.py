@@ -15,8 +15,9 @@ from services.kit.channels import open_channel, retry_service_config
 from workflows.gateways import final_or_retry
 
 SERVICE = pb.DESCRIPTOR.services_by_name["CaseStatusService"].full_name
-# RecordStatus is idempotent by its request id, so it may be retried like the read.
-_IDEMPOTENT = ("GetCaseStatus", "RecordStatus")
+# RecordStatus is idempotent by its request id, RefreshResidence by what it does (it takes
+# the registry's current record), so they may be retried like the read.
+_IDEMPOTENT = ("GetCaseStatus", "RecordStatus", "RefreshResidence")
 WORKFLOW_AGENCY = "dancu-workflows"
 
 
@@ -61,6 +62,16 @@ class CaseStatusGateway:
             outcome=_name(cpb.Outcome.Name(status.outcome), "OUTCOME_"),
             isolation_end=dt.date(end.year, end.month, end.day) if end.year else None,
         )
+
+    async def refresh_residence(self, citizen_id: str) -> bool:
+        """False when case status holds nothing of the resident."""
+        try:
+            response = await self._stub.RefreshResidence(
+                pb.RefreshResidenceRequest(citizen_id=citizen_id)
+            )
+        except grpc.aio.AioRpcError as error:
+            raise final_or_retry(error) from None
+        return response.refreshed
 
     async def clear(
         self, citizen_id: str, effective: dt.datetime, reason: str, request_id: str

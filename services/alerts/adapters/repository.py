@@ -104,6 +104,14 @@ class SqlAlertRepository:
         )
         return inserted.first() is not None
 
+    async def care_ward_of(self, event_id: str) -> str | None:
+        """The place of care the applied status event named (None: none, or not applied)."""
+        return (
+            await self._conn.execute(
+                select(status_changes.c.care_ward_code).where(status_changes.c.event_id == event_id)
+            )
+        ).scalar_one_or_none()
+
     async def watch_entry(self, citizen_id: str) -> WatchEntry | None:
         row = (
             await self._conn.execute(

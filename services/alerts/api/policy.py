@@ -6,7 +6,8 @@ Roles:
   alerts of their wards; trace from scans at their wards' checkpoints (the ward rules are in
   use_cases).
 - health_agency: counts, review items, tracing from scans.
-- service: other dancu services and workflows (the case-status events arrive this way).
+- service: other dancu services and workflows (the case-status and
+  registry residence events arrive this way).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ POLICY: Policy = {
     _SERVICE + "RegisterCheckpoint": frozenset({WARD_POLICE, SERVICE}),
     _SERVICE + "Scan": frozenset({CHECKPOINT}),
     _SERVICE + "ApplyStatusChange": frozenset({SERVICE}),
+    _SERVICE + "ApplyResidenceChange": frozenset({SERVICE}),
     _SERVICE + "ListAlerts": frozenset({WARD_POLICE, SERVICE}),
     _SERVICE + "WatchAlerts": frozenset({WARD_POLICE, SERVICE}),
     _SERVICE + "AcknowledgeAlert": frozenset({WARD_POLICE}),

@@ -76,6 +76,17 @@ class AlertsServicer(pb_grpc.AlertsServiceServicer):
         )
         return convert.apply_response(applied)
 
+    async def ApplyResidenceChange(
+        self, request: pb.ApplyResidenceChangeRequest, context: Context
+    ) -> pb.ApplyResidenceChangeResponse:
+        redirected = await use_cases.apply_residence_change(
+            self._svc, current_identity(), request.event_id.strip(), request.citizen_id.strip()
+        )
+        return pb.ApplyResidenceChangeResponse(
+            flagged=redirected.flagged,
+            alerts=[convert.alert_message(a) for a in redirected.alerts],
+        )
+
     async def ListAlerts(
         self, request: pb.ListAlertsRequest, context: Context
     ) -> pb.ListAlertsResponse:

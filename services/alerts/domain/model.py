@@ -49,6 +49,7 @@ class Verdict(enum.IntEnum):
 class AlertKind(enum.IntEnum):
     STATUS_CHANGE = 1
     CHECKPOINT_WARNING = 2
+    RESIDENCE_CHANGE = 3
 
 
 class WardRole(enum.IntEnum):

@@ -85,13 +85,23 @@ def validate_checkpoint(checkpoint: Checkpoint, ward_exists: WardExists) -> None
 
 
 def validate_status_change(change: StatusChange, ward_exists: WardExists) -> None:
-    v = Validator()
-    v.check(bool(change.event_id), "event_id", "EVENT_ID_REQUIRED", "is required")
-    v.check(len(change.event_id) <= 64, "event_id", "TOO_LONG", "must be at most 64 characters")
-    check_citizen_id(v, change.citizen_id, "citizen_id")
+    v = _event_validator(change.event_id, change.citizen_id)
     if change.care_ward_code is not None:
         check_ward(v, change.care_ward_code, "care_ward_code", ward_exists)
     v.raise_if_any()
+
+
+def validate_residence_change(event_id: str, citizen_id: str) -> None:
+    _event_validator(event_id, citizen_id).raise_if_any()
+
+
+def _event_validator(event_id: str, citizen_id: str) -> Validator:
+    """The checks every delivered event passes: its id and whose it is."""
+    v = Validator()
+    v.check(bool(event_id), "event_id", "EVENT_ID_REQUIRED", "is required")
+    v.check(len(event_id) <= 64, "event_id", "TOO_LONG", "must be at most 64 characters")
+    check_citizen_id(v, citizen_id, "citizen_id")
+    return v
 
 
 def status_change_wards(

@@ -16,7 +16,7 @@ import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from services.alerts.domain import rules
 from services.alerts.domain.model import (
@@ -107,6 +107,13 @@ class ScanAnswer:
 @dataclass(frozen=True)
 class Applied:
     already_applied: bool
+    alerts: tuple[Alert, ...]
+
+
+@dataclass(frozen=True)
+class Redirected:
+    # False: the resident is not flagged, so no warning goes anywhere.
+    flagged: bool
     alerts: tuple[Alert, ...]
 
 
@@ -272,3 +279,57 @@ async def apply_status_change(
     svc.feed.notify()
     await svc.watchlist_changed()
     return Applied(False, tuple(alerts))
+
+
+async def apply_residence_change(
+    svc: AlertsService, identity: Identity, event_id: str, citizen_id: str
+) -> Redirected:
+    """Points a flagged resident's warnings at the wards they live in now and alerts each ward
+    they moved into, once per event and ward. The registry is asked for the resident's
+    current residence, not the event's: a late or repeated delivery finds nothing new."""
+    rules.validate_residence_change(event_id, citizen_id)
+    residence = await svc.registry.residence(citizen_id)
+    if residence is None:
+        raise NotFound("RESIDENT_NOT_FOUND", "no such resident")
+    today = vietnam_date(svc.clock.now())
+    method = "ApplyResidenceChange"
+    async with _transaction(svc, identity, method, RESIDENT, [citizen_id], event_id) as uow:
+        await uow.alerts.lock_feeds()
+        entry = await uow.alerts.watch_entry(citizen_id)
+        if entry is None or entry.level is None:
+            await uow.audit(AuditEvent(method, RESIDENT, (citizen_id,), "not_flagged", event_id))
+            await uow.commit()
+            return Redirected(False, ())
+        wards = rules.status_change_wards(
+            residence.permanent_ward,
+            residence.temporary_active_on(today),
+            await uow.alerts.care_ward_of(entry.event_id),
+        )
+        known = {w.ward_code for w in entry.wards}
+        if wards != entry.wards:
+            await uow.alerts.save_watch_entry(replace(entry, wards=wards))
+        await uow.alerts.add_alerts(
+            [
+                NewAlert(
+                    alert_id=new_id(),
+                    source_id=event_id,
+                    ward=ward,
+                    kind=AlertKind.RESIDENCE_CHANGE,
+                    citizen_id=citizen_id,
+                    classification=entry.level,
+                    outcome=None,
+                    event_id=entry.event_id,
+                    checkpoint_code=None,
+                    scan_id=None,
+                    occurred_at=svc.clock.now(),
+                )
+                for ward in wards
+                if ward.ward_code not in known
+            ]
+        )
+        alerts = await uow.alerts.alerts_of_source(event_id)
+        await uow.audit(AuditEvent(method, RESIDENT, (citizen_id,), "ok", event_id))
+        await uow.commit()
+    svc.feed.notify()
+    await svc.watchlist_changed()
+    return Redirected(True, tuple(alerts))

@@ -96,6 +96,13 @@ class CaseListingQueries:
         )
         return {row.citizen_id for row in rows}
 
+    async def holds(self, citizen_id: str) -> bool:
+        held = union(
+            select(cs.citizen_id).where(cs.citizen_id == citizen_id),
+            select(rw.citizen_id).where(rw.citizen_id == citizen_id),
+        )
+        return (await self._conn.execute(select(held.exists()))).scalar_one()
+
     async def save_residences(self, residents: Sequence[ResidentFacts]) -> None:
         rows = {
             r.citizen_id: {

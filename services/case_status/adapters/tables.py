@@ -73,10 +73,9 @@ status_events = Table(
     ),
 )
 
-# Where a resident lives, as the registry said the last time this service asked (whenever the
-# resident got an event, or was a household member or link end of one). The registry's
-# residence changes reach this table only when the workflows deliver its
-# registry.residence_changed events (not built yet).
+# Where a resident lives, as the registry said the last time this service asked: whenever the
+# resident got an event (or was a household member or link end of one), and whenever the
+# workflows delivered a registry.residence_changed event of theirs (RefreshResidence).
 resident_wards = Table(
     "resident_wards",
     metadata,

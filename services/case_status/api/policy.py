@@ -29,6 +29,7 @@ POLICY: Policy = {
     # Ward police: ListCases of one of their wards, CountCases of their wards only.
     _SERVICE + "ListCases": frozenset({HEALTH_AGENCY, WARD_POLICE}),
     _SERVICE + "CountCases": frozenset({HEALTH_AGENCY, WARD_POLICE}),
+    _SERVICE + "RefreshResidence": frozenset({SERVICE}),
     _SERVICE + "DeclareZone": frozenset({HEALTH_AGENCY, SERVICE}),
     _SERVICE + "EndZone": frozenset({HEALTH_AGENCY, SERVICE}),
     # Ward police: the zone's wards that are theirs only (the rule is in use_cases).

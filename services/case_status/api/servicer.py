@@ -217,6 +217,14 @@ class CaseStatusServicer(pb_grpc.CaseStatusServiceServicer):
         )
         return convert.count_cases_response(counts)
 
+    async def RefreshResidence(
+        self, request: pb.RefreshResidenceRequest, context: Context
+    ) -> pb.RefreshResidenceResponse:
+        refreshed = await use_cases.refresh_residence(
+            self._svc, current_identity(), request.citizen_id.strip()
+        )
+        return pb.RefreshResidenceResponse(refreshed=refreshed)
+
     async def ImportCaseList(
         self, request_iterator: AsyncIterator[pb.ImportCaseListRequest], context: Context
     ) -> pb.ImportCaseListResponse:

@@ -288,6 +288,25 @@ async def get_case_status(
     return result
 
 
+async def refresh_residence(svc: CaseStatusService, identity: Identity, citizen_id: str) -> bool:
+    """Keeps the registry's current residence beside a resident this service holds (a
+    registry residence change was delivered). Always the registry's record as it is now, so a
+    late or repeated delivery cannot bring back an older one; False when there is nothing
+    here to refresh."""
+    v = Validator()
+    rules.check_citizen_id(v, citizen_id, "citizen_id")
+    v.raise_if_any()
+    facts = await svc.registry.resident(citizen_id)
+    async with _transaction(svc, identity, "RefreshResidence", [citizen_id]) as uow:
+        refreshed = facts is not None and await uow.cases.holds(citizen_id)
+        if facts is not None and refreshed:
+            await uow.cases.save_residences([facts])
+        outcome = "ok" if refreshed else "not_held"
+        await uow.audit(AuditEvent("RefreshResidence", CASE, (citizen_id,), outcome))
+        await uow.commit()
+    return refreshed
+
+
 async def record_contacts(
     svc: CaseStatusService,
     identity: Identity,

@@ -113,6 +113,8 @@ class _AlertKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AlertKind.V
     """A resident's case status changed."""
     ALERT_KIND_CHECKPOINT_WARNING: _AlertKind.ValueType  # 2
     """A flagged resident was scanned at a checkpoint."""
+    ALERT_KIND_RESIDENCE_CHANGE: _AlertKind.ValueType  # 3
+    """A flagged resident registered a residence (permanent or temporary) in the ward."""
 
 class AlertKind(_AlertKind, metaclass=_AlertKindEnumTypeWrapper):
     """Why an alert happened."""
@@ -122,6 +124,8 @@ ALERT_KIND_STATUS_CHANGE: AlertKind.ValueType  # 1
 """A resident's case status changed."""
 ALERT_KIND_CHECKPOINT_WARNING: AlertKind.ValueType  # 2
 """A flagged resident was scanned at a checkpoint."""
+ALERT_KIND_RESIDENCE_CHANGE: AlertKind.ValueType  # 3
+"""A flagged resident registered a residence (permanent or temporary) in the ward."""
 Global___AlertKind: _TypeAlias = AlertKind  # noqa: Y015
 
 class _WardRole:

@@ -27,15 +27,15 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$dancu/alerts/v1/alerts_service.proto\x12\x0f\x64\x61ncu.alerts.v1\x1a\x1b\x64\x61ncu/alerts/v1/alert.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"`\n\x19RegisterCheckpointRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12/\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1b.dancu.alerts.v1.Checkpoint\"M\n\x1aRegisterCheckpointResponse\x12/\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x1b.dancu.alerts.v1.Checkpoint\"\xa0\x01\n\x0bScanRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63heckpoint_code\x18\x02 \x01(\t\x12\x14\n\ncitizen_id\x18\x03 \x01(\tH\x00\x12\x14\n\nqr_payload\x18\x04 \x01(\tH\x00\x12-\n\tscan_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\t\n\x07subject\"z\n\x0cScanResponse\x12\x0f\n\x07scan_id\x18\x01 \x01(\t\x12)\n\x07verdict\x18\x02 \x01(\x0e\x32\x18.dancu.alerts.v1.Verdict\x12.\n\x05level\x18\x03 \x01(\x0e\x32\x1f.dancu.alerts.v1.Classification\"\xe9\x02\n\x18\x41pplyStatusChangeRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\ncitizen_id\x18\x02 \x01(\t\x12\x37\n\x0e\x63lassification\x18\x03 \x01(\x0e\x32\x1f.dancu.alerts.v1.Classification\x12\x32\n\x0clevel_origin\x18\x04 \x01(\x0e\x32\x1c.dancu.alerts.v1.LevelOrigin\x12)\n\x07outcome\x18\x05 \x01(\x0e\x32\x18.dancu.alerts.v1.Outcome\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\risolation_end\x18\x07 \x01(\x0b\x32\x11.google.type.Date\x12\x19\n\x11\x63orrects_event_id\x18\x08 \x01(\t\x12\x16\n\x0e\x63\x61re_ward_code\x18\t \x01(\t\"\\\n\x19\x41pplyStatusChangeResponse\x12\x17\n\x0f\x61lready_applied\x18\x01 \x01(\x08\x12&\n\x06\x61lerts\x18\x02 \x03(\x0b\x32\x16.dancu.alerts.v1.Alert\"\x81\x02\n\x11ListAlertsRequest\x12\x11\n\tward_code\x18\x01 \x01(\t\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.dancu.alerts.v1.AlertState\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.dancu.alerts.v1.AlertKind\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"U\n\x12ListAlertsResponse\x12&\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x16.dancu.alerts.v1.Alert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"=\n\x12WatchAlertsRequest\x12\x11\n\tward_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x66ter_cursor\x18\x02 \x01(\x03\"<\n\x13WatchAlertsResponse\x12%\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x16.dancu.alerts.v1.Alert\"?\n\x17\x41\x63knowledgeAlertRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61lert_id\x18\x02 \x01(\t\"A\n\x18\x41\x63knowledgeAlertResponse\x12%\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x16.dancu.alerts.v1.Alert\"\xb3\x01\n\x12VerifyAlertRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61lert_id\x18\x02 \x01(\t\x12\x35\n\x07outcome\x18\x03 \x01(\x0e\x32$.dancu.alerts.v1.VerificationOutcome\x12\x32\n\x0c\x63\x61re_setting\x18\x04 \x01(\x0e\x32\x1c.dancu.alerts.v1.CareSetting\x12\x0c\n\x04note\x18\x05 \x01(\t\"n\n\x13VerifyAlertResponse\x12%\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x16.dancu.alerts.v1.Alert\x12\x30\n\x0breview_item\x18\x02 \x01(\x0b\x32\x1b.dancu.alerts.v1.ReviewItem\"R\n\x16ListReviewItemsRequest\x12\x11\n\tward_code\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"e\n\x17ListReviewItemsResponse\x12\x31\n\x0creview_items\x18\x01 \x03(\x0b\x32\x1b.dancu.alerts.v1.ReviewItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa2\x02\n\x16SummarizeAlertsRequest\x12\x12\n\nward_codes\x18\x01 \x03(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.dancu.alerts.v1.AlertKind\x12,\n\tward_role\x18\x03 \x01(\x0e\x32\x19.dancu.alerts.v1.WardRole\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rgroup_by_ward\x18\x06 \x01(\x08\x12\'\n\x06period\x18\x07 \x01(\x0e\x32\x17.dancu.alerts.v1.Period\"\xb5\x02\n\x0c\x41lertSummary\x12\x11\n\tward_code\x18\x01 \x01(\t\x12\'\n\x0cperiod_start\x18\x02 \x01(\x0b\x32\x11.google.type.Date\x12\x0e\n\x06\x61lerts\x18\x03 \x01(\x03\x12\x0c\n\x04open\x18\x04 \x01(\x03\x12\x14\n\x0c\x61\x63knowledged\x18\x05 \x01(\x03\x12\x10\n\x08verified\x18\x06 \x01(\x03\x12\x18\n\x10\x63onfirmed_active\x18\x07 \x01(\x03\x12\x19\n\x11\x61lready_recovered\x18\x08 \x01(\x03\x12\x15\n\rmisidentified\x18\t \x01(\x03\x12\r\n\x05other\x18\n \x01(\x03\x12\x10\n\x08hospital\x18\x0b \x01(\x03\x12\x1e\n\x16\x63\x65ntralised_quarantine\x18\x0c \x01(\x03\x12\x16\n\x0ehome_isolation\x18\r \x01(\x03\"K\n\x17SummarizeAlertsResponse\x12\x30\n\tsummaries\x18\x01 \x03(\x0b\x32\x1d.dancu.alerts.v1.AlertSummary\"\xab\x01\n\x10ListScansRequest\x12\x12\n\ncitizen_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"R\n\x11ListScansResponse\x12$\n\x05scans\x18\x01 \x03(\x0b\x32\x15.dancu.alerts.v1.Scan\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa1\x01\n\x15\x46indCoPresenceRequest\x12\x12\n\ncitizen_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ewindow_minutes\x18\x04 \x01(\x05\"\x9c\x01\n\nCoPresence\x12\x12\n\ncitizen_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63heckpoint_code\x18\x02 \x01(\t\x12-\n\tscan_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63\x61se_scan_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x16\x46indCoPresenceResponse\x12/\n\ncandidates\x18\x01 \x03(\x0b\x32\x1b.dancu.alerts.v1.CoPresence*S\n\x06Period\x12\x16\n\x12PERIOD_UNSPECIFIED\x10\x00\x12\x0e\n\nPERIOD_DAY\x10\x01\x12\x0f\n\x0bPERIOD_WEEK\x10\x02\x12\x10\n\x0cPERIOD_MONTH\x10\x03\x32\xa8\x08\n\rAlertsService\x12m\n\x12RegisterCheckpoint\x12*.dancu.alerts.v1.RegisterCheckpointRequest\x1a+.dancu.alerts.v1.RegisterCheckpointResponse\x12\x43\n\x04Scan\x12\x1c.dancu.alerts.v1.ScanRequest\x1a\x1d.dancu.alerts.v1.ScanResponse\x12j\n\x11\x41pplyStatusChange\x12).dancu.alerts.v1.ApplyStatusChangeRequest\x1a*.dancu.alerts.v1.ApplyStatusChangeResponse\x12U\n\nListAlerts\x12\".dancu.alerts.v1.ListAlertsRequest\x1a#.dancu.alerts.v1.ListAlertsResponse\x12Z\n\x0bWatchAlerts\x12#.dancu.alerts.v1.WatchAlertsRequest\x1a$.dancu.alerts.v1.WatchAlertsResponse0\x01\x12g\n\x10\x41\x63knowledgeAlert\x12(.dancu.alerts.v1.AcknowledgeAlertRequest\x1a).dancu.alerts.v1.AcknowledgeAlertResponse\x12X\n\x0bVerifyAlert\x12#.dancu.alerts.v1.VerifyAlertRequest\x1a$.dancu.alerts.v1.VerifyAlertResponse\x12\x64\n\x0fListReviewItems\x12\'.dancu.alerts.v1.ListReviewItemsRequest\x1a(.dancu.alerts.v1.ListReviewItemsResponse\x12\x64\n\x0fSummarizeAlerts\x12\'.dancu.alerts.v1.SummarizeAlertsRequest\x1a(.dancu.alerts.v1.SummarizeAlertsResponse\x12R\n\tListScans\x12!.dancu.alerts.v1.ListScansRequest\x1a\".dancu.alerts.v1.ListScansResponse\x12\x61\n\x0e\x46indCoPresence\x12&.dancu.alerts.v1.FindCoPresenceRequest\x1a\'.dancu.alerts.v1.FindCoPresenceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$dancu/alerts/v1/alerts_service.proto\x12\x0f\x64\x61ncu.alerts.v1\x1a\x1b\x64\x61ncu/alerts/v1/alert.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"`\n\x19RegisterCheckpointRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12/\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1b.dancu.alerts.v1.Checkpoint\"M\n\x1aRegisterCheckpointResponse\x12/\n\ncheckpoint\x18\x01 \x01(\x0b\x32\x1b.dancu.alerts.v1.Checkpoint\"\xa0\x01\n\x0bScanRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63heckpoint_code\x18\x02 \x01(\t\x12\x14\n\ncitizen_id\x18\x03 \x01(\tH\x00\x12\x14\n\nqr_payload\x18\x04 \x01(\tH\x00\x12-\n\tscan_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\t\n\x07subject\"z\n\x0cScanResponse\x12\x0f\n\x07scan_id\x18\x01 \x01(\t\x12)\n\x07verdict\x18\x02 \x01(\x0e\x32\x18.dancu.alerts.v1.Verdict\x12.\n\x05level\x18\x03 \x01(\x0e\x32\x1f.dancu.alerts.v1.Classification\"\xe9\x02\n\x18\x41pplyStatusChangeRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\ncitizen_id\x18\x02 \x01(\t\x12\x37\n\x0e\x63lassification\x18\x03 \x01(\x0e\x32\x1f.dancu.alerts.v1.Classification\x12\x32\n\x0clevel_origin\x18\x04 \x01(\x0e\x32\x1c.dancu.alerts.v1.LevelOrigin\x12)\n\x07outcome\x18\x05 \x01(\x0e\x32\x18.dancu.alerts.v1.Outcome\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\risolation_end\x18\x07 \x01(\x0b\x32\x11.google.type.Date\x12\x19\n\x11\x63orrects_event_id\x18\x08 \x01(\t\x12\x16\n\x0e\x63\x61re_ward_code\x18\t \x01(\t\"\\\n\x19\x41pplyStatusChangeResponse\x12\x17\n\x0f\x61lready_applied\x18\x01 \x01(\x08\x12&\n\x06\x61lerts\x18\x02 \x03(\x0b\x32\x16.dancu.alerts.v1.Alert\"C\n\x1b\x41pplyResidenceChangeRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\ncitizen_id\x18\x02 \x01(\t\"W\n\x1c\x41pplyResidenceChangeResponse\x12\x0f\n\x07\x66lagged\x18\x01 \x01(\x08\x12&\n\x06\x61lerts\x18\x02 \x03(\x0b\x32\x16.dancu.alerts.v1.Alert\"\x81\x02\n\x11ListAlertsRequest\x12\x11\n\tward_code\x18\x01 \x01(\t\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.dancu.alerts.v1.AlertState\x12(\n\x04kind\x18\x03 \x01(\x0e\x32\x1a.dancu.alerts.v1.AlertKind\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"U\n\x12ListAlertsResponse\x12&\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x16.dancu.alerts.v1.Alert\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"=\n\x12WatchAlertsRequest\x12\x11\n\tward_code\x18\x01 \x01(\t\x12\x14\n\x0c\x61\x66ter_cursor\x18\x02 \x01(\x03\"<\n\x13WatchAlertsResponse\x12%\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x16.dancu.alerts.v1.Alert\"?\n\x17\x41\x63knowledgeAlertRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61lert_id\x18\x02 \x01(\t\"A\n\x18\x41\x63knowledgeAlertResponse\x12%\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x16.dancu.alerts.v1.Alert\"\xb3\x01\n\x12VerifyAlertRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x10\n\x08\x61lert_id\x18\x02 \x01(\t\x12\x35\n\x07outcome\x18\x03 \x01(\x0e\x32$.dancu.alerts.v1.VerificationOutcome\x12\x32\n\x0c\x63\x61re_setting\x18\x04 \x01(\x0e\x32\x1c.dancu.alerts.v1.CareSetting\x12\x0c\n\x04note\x18\x05 \x01(\t\"n\n\x13VerifyAlertResponse\x12%\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x16.dancu.alerts.v1.Alert\x12\x30\n\x0breview_item\x18\x02 \x01(\x0b\x32\x1b.dancu.alerts.v1.ReviewItem\"R\n\x16ListReviewItemsRequest\x12\x11\n\tward_code\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"e\n\x17ListReviewItemsResponse\x12\x31\n\x0creview_items\x18\x01 \x03(\x0b\x32\x1b.dancu.alerts.v1.ReviewItem\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa2\x02\n\x16SummarizeAlertsRequest\x12\x12\n\nward_codes\x18\x01 \x03(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.dancu.alerts.v1.AlertKind\x12,\n\tward_role\x18\x03 \x01(\x0e\x32\x19.dancu.alerts.v1.WardRole\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rgroup_by_ward\x18\x06 \x01(\x08\x12\'\n\x06period\x18\x07 \x01(\x0e\x32\x17.dancu.alerts.v1.Period\"\xb5\x02\n\x0c\x41lertSummary\x12\x11\n\tward_code\x18\x01 \x01(\t\x12\'\n\x0cperiod_start\x18\x02 \x01(\x0b\x32\x11.google.type.Date\x12\x0e\n\x06\x61lerts\x18\x03 \x01(\x03\x12\x0c\n\x04open\x18\x04 \x01(\x03\x12\x14\n\x0c\x61\x63knowledged\x18\x05 \x01(\x03\x12\x10\n\x08verified\x18\x06 \x01(\x03\x12\x18\n\x10\x63onfirmed_active\x18\x07 \x01(\x03\x12\x19\n\x11\x61lready_recovered\x18\x08 \x01(\x03\x12\x15\n\rmisidentified\x18\t \x01(\x03\x12\r\n\x05other\x18\n \x01(\x03\x12\x10\n\x08hospital\x18\x0b \x01(\x03\x12\x1e\n\x16\x63\x65ntralised_quarantine\x18\x0c \x01(\x03\x12\x16\n\x0ehome_isolation\x18\r \x01(\x03\"K\n\x17SummarizeAlertsResponse\x12\x30\n\tsummaries\x18\x01 \x03(\x0b\x32\x1d.dancu.alerts.v1.AlertSummary\"\xab\x01\n\x10ListScansRequest\x12\x12\n\ncitizen_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"R\n\x11ListScansResponse\x12$\n\x05scans\x18\x01 \x03(\x0b\x32\x15.dancu.alerts.v1.Scan\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa1\x01\n\x15\x46indCoPresenceRequest\x12\x12\n\ncitizen_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0ewindow_minutes\x18\x04 \x01(\x05\"\x9c\x01\n\nCoPresence\x12\x12\n\ncitizen_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63heckpoint_code\x18\x02 \x01(\t\x12-\n\tscan_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63\x61se_scan_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x16\x46indCoPresenceResponse\x12/\n\ncandidates\x18\x01 \x03(\x0b\x32\x1b.dancu.alerts.v1.CoPresence*S\n\x06Period\x12\x16\n\x12PERIOD_UNSPECIFIED\x10\x00\x12\x0e\n\nPERIOD_DAY\x10\x01\x12\x0f\n\x0bPERIOD_WEEK\x10\x02\x12\x10\n\x0cPERIOD_MONTH\x10\x03\x32\x9d\t\n\rAlertsService\x12m\n\x12RegisterCheckpoint\x12*.dancu.alerts.v1.RegisterCheckpointRequest\x1a+.dancu.alerts.v1.RegisterCheckpointResponse\x12\x43\n\x04Scan\x12\x1c.dancu.alerts.v1.ScanRequest\x1a\x1d.dancu.alerts.v1.ScanResponse\x12j\n\x11\x41pplyStatusChange\x12).dancu.alerts.v1.ApplyStatusChangeRequest\x1a*.dancu.alerts.v1.ApplyStatusChangeResponse\x12s\n\x14\x41pplyResidenceChange\x12,.dancu.alerts.v1.ApplyResidenceChangeRequest\x1a-.dancu.alerts.v1.ApplyResidenceChangeResponse\x12U\n\nListAlerts\x12\".dancu.alerts.v1.ListAlertsRequest\x1a#.dancu.alerts.v1.ListAlertsResponse\x12Z\n\x0bWatchAlerts\x12#.dancu.alerts.v1.WatchAlertsRequest\x1a$.dancu.alerts.v1.WatchAlertsResponse0\x01\x12g\n\x10\x41\x63knowledgeAlert\x12(.dancu.alerts.v1.AcknowledgeAlertRequest\x1a).dancu.alerts.v1.AcknowledgeAlertResponse\x12X\n\x0bVerifyAlert\x12#.dancu.alerts.v1.VerifyAlertRequest\x1a$.dancu.alerts.v1.VerifyAlertResponse\x12\x64\n\x0fListReviewItems\x12\'.dancu.alerts.v1.ListReviewItemsRequest\x1a(.dancu.alerts.v1.ListReviewItemsResponse\x12\x64\n\x0fSummarizeAlerts\x12\'.dancu.alerts.v1.SummarizeAlertsRequest\x1a(.dancu.alerts.v1.SummarizeAlertsResponse\x12R\n\tListScans\x12!.dancu.alerts.v1.ListScansRequest\x1a\".dancu.alerts.v1.ListScansResponse\x12\x61\n\x0e\x46indCoPresence\x12&.dancu.alerts.v1.FindCoPresenceRequest\x1a\'.dancu.alerts.v1.FindCoPresenceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dancu.alerts.v1.alerts_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PERIOD']._serialized_start=3488
-  _globals['_PERIOD']._serialized_end=3571
+  _globals['_PERIOD']._serialized_start=3646
+  _globals['_PERIOD']._serialized_end=3729
   _globals['_REGISTERCHECKPOINTREQUEST']._serialized_start=143
   _globals['_REGISTERCHECKPOINTREQUEST']._serialized_end=239
   _globals['_REGISTERCHECKPOINTRESPONSE']._serialized_start=241
@@ -48,42 +48,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPLYSTATUSCHANGEREQUEST']._serialized_end=969
   _globals['_APPLYSTATUSCHANGERESPONSE']._serialized_start=971
   _globals['_APPLYSTATUSCHANGERESPONSE']._serialized_end=1063
-  _globals['_LISTALERTSREQUEST']._serialized_start=1066
-  _globals['_LISTALERTSREQUEST']._serialized_end=1323
-  _globals['_LISTALERTSRESPONSE']._serialized_start=1325
-  _globals['_LISTALERTSRESPONSE']._serialized_end=1410
-  _globals['_WATCHALERTSREQUEST']._serialized_start=1412
-  _globals['_WATCHALERTSREQUEST']._serialized_end=1473
-  _globals['_WATCHALERTSRESPONSE']._serialized_start=1475
-  _globals['_WATCHALERTSRESPONSE']._serialized_end=1535
-  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_start=1537
-  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_end=1600
-  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_start=1602
-  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_end=1667
-  _globals['_VERIFYALERTREQUEST']._serialized_start=1670
-  _globals['_VERIFYALERTREQUEST']._serialized_end=1849
-  _globals['_VERIFYALERTRESPONSE']._serialized_start=1851
-  _globals['_VERIFYALERTRESPONSE']._serialized_end=1961
-  _globals['_LISTREVIEWITEMSREQUEST']._serialized_start=1963
-  _globals['_LISTREVIEWITEMSREQUEST']._serialized_end=2045
-  _globals['_LISTREVIEWITEMSRESPONSE']._serialized_start=2047
-  _globals['_LISTREVIEWITEMSRESPONSE']._serialized_end=2148
-  _globals['_SUMMARIZEALERTSREQUEST']._serialized_start=2151
-  _globals['_SUMMARIZEALERTSREQUEST']._serialized_end=2441
-  _globals['_ALERTSUMMARY']._serialized_start=2444
-  _globals['_ALERTSUMMARY']._serialized_end=2753
-  _globals['_SUMMARIZEALERTSRESPONSE']._serialized_start=2755
-  _globals['_SUMMARIZEALERTSRESPONSE']._serialized_end=2830
-  _globals['_LISTSCANSREQUEST']._serialized_start=2833
-  _globals['_LISTSCANSREQUEST']._serialized_end=3004
-  _globals['_LISTSCANSRESPONSE']._serialized_start=3006
-  _globals['_LISTSCANSRESPONSE']._serialized_end=3088
-  _globals['_FINDCOPRESENCEREQUEST']._serialized_start=3091
-  _globals['_FINDCOPRESENCEREQUEST']._serialized_end=3252
-  _globals['_COPRESENCE']._serialized_start=3255
-  _globals['_COPRESENCE']._serialized_end=3411
-  _globals['_FINDCOPRESENCERESPONSE']._serialized_start=3413
-  _globals['_FINDCOPRESENCERESPONSE']._serialized_end=3486
-  _globals['_ALERTSSERVICE']._serialized_start=3574
-  _globals['_ALERTSSERVICE']._serialized_end=4638
+  _globals['_APPLYRESIDENCECHANGEREQUEST']._serialized_start=1065
+  _globals['_APPLYRESIDENCECHANGEREQUEST']._serialized_end=1132
+  _globals['_APPLYRESIDENCECHANGERESPONSE']._serialized_start=1134
+  _globals['_APPLYRESIDENCECHANGERESPONSE']._serialized_end=1221
+  _globals['_LISTALERTSREQUEST']._serialized_start=1224
+  _globals['_LISTALERTSREQUEST']._serialized_end=1481
+  _globals['_LISTALERTSRESPONSE']._serialized_start=1483
+  _globals['_LISTALERTSRESPONSE']._serialized_end=1568
+  _globals['_WATCHALERTSREQUEST']._serialized_start=1570
+  _globals['_WATCHALERTSREQUEST']._serialized_end=1631
+  _globals['_WATCHALERTSRESPONSE']._serialized_start=1633
+  _globals['_WATCHALERTSRESPONSE']._serialized_end=1693
+  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_start=1695
+  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_end=1758
+  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_start=1760
+  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_end=1825
+  _globals['_VERIFYALERTREQUEST']._serialized_start=1828
+  _globals['_VERIFYALERTREQUEST']._serialized_end=2007
+  _globals['_VERIFYALERTRESPONSE']._serialized_start=2009
+  _globals['_VERIFYALERTRESPONSE']._serialized_end=2119
+  _globals['_LISTREVIEWITEMSREQUEST']._serialized_start=2121
+  _globals['_LISTREVIEWITEMSREQUEST']._serialized_end=2203
+  _globals['_LISTREVIEWITEMSRESPONSE']._serialized_start=2205
+  _globals['_LISTREVIEWITEMSRESPONSE']._serialized_end=2306
+  _globals['_SUMMARIZEALERTSREQUEST']._serialized_start=2309
+  _globals['_SUMMARIZEALERTSREQUEST']._serialized_end=2599
+  _globals['_ALERTSUMMARY']._serialized_start=2602
+  _globals['_ALERTSUMMARY']._serialized_end=2911
+  _globals['_SUMMARIZEALERTSRESPONSE']._serialized_start=2913
+  _globals['_SUMMARIZEALERTSRESPONSE']._serialized_end=2988
+  _globals['_LISTSCANSREQUEST']._serialized_start=2991
+  _globals['_LISTSCANSREQUEST']._serialized_end=3162
+  _globals['_LISTSCANSRESPONSE']._serialized_start=3164
+  _globals['_LISTSCANSRESPONSE']._serialized_end=3246
+  _globals['_FINDCOPRESENCEREQUEST']._serialized_start=3249
+  _globals['_FINDCOPRESENCEREQUEST']._serialized_end=3410
+  _globals['_COPRESENCE']._serialized_start=3413
+  _globals['_COPRESENCE']._serialized_end=3569
+  _globals['_FINDCOPRESENCERESPONSE']._serialized_start=3571
+  _globals['_FINDCOPRESENCERESPONSE']._serialized_end=3644
+  _globals['_ALERTSSERVICE']._serialized_start=3732
+  _globals['_ALERTSSERVICE']._serialized_end=4913
 # @@protoc_insertion_point(module_scope)

@@ -232,6 +232,55 @@ class ApplyStatusChangeResponse(_message.Message):
 Global___ApplyStatusChangeResponse: _TypeAlias = ApplyStatusChangeResponse  # noqa: Y015
 
 @_typing.final
+class ApplyResidenceChangeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    CITIZEN_ID_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    """The registry outbox event's id; a second delivery of the same event changes nothing."""
+    citizen_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        citizen_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["citizen_id", b"citizen_id", "event_id", b"event_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyResidenceChangeRequest: _TypeAlias = ApplyResidenceChangeRequest  # noqa: Y015
+
+@_typing.final
+class ApplyResidenceChangeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FLAGGED_FIELD_NUMBER: _builtins.int
+    ALERTS_FIELD_NUMBER: _builtins.int
+    flagged: _builtins.bool
+    """False when the resident is not flagged: nothing to redirect."""
+    @_builtins.property
+    def alerts(self) -> _containers.RepeatedCompositeFieldContainer[_alert_pb2.Alert]:
+        """The alerts of this event, one per ward the resident moved into."""
+
+    def __init__(
+        self,
+        *,
+        flagged: _builtins.bool = ...,
+        alerts: _abc.Iterable[_alert_pb2.Alert] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts", "flagged", b"flagged"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyResidenceChangeResponse: _TypeAlias = ApplyResidenceChangeResponse  # noqa: Y015
+
+@_typing.final
 class ListAlertsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -56,6 +56,11 @@ class AlertsServiceStub:
                 request_serializer=dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyStatusChangeRequest.SerializeToString,
                 response_deserializer=dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyStatusChangeResponse.FromString,
                 _registered_method=True)
+        self.ApplyResidenceChange = channel.unary_unary(
+                '/dancu.alerts.v1.AlertsService/ApplyResidenceChange',
+                request_serializer=dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyResidenceChangeRequest.SerializeToString,
+                response_deserializer=dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyResidenceChangeResponse.FromString,
+                _registered_method=True)
         self.ListAlerts = channel.unary_unary(
                 '/dancu.alerts.v1.AlertsService/ListAlerts',
                 request_serializer=dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ListAlertsRequest.SerializeToString,
@@ -127,6 +132,15 @@ class AlertsServiceServicer:
     def ApplyStatusChange(self, request, context):
         """Applies one case-status event (case_status.status_changed.v1): updates the watchlist and
         alerts every ward the resident lives or is cared for in. Idempotent by event_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyResidenceChange(self, request, context):
+        """Applies one registry residence change (registry.residence_changed.v1): a flagged
+        resident's warnings go to the wards they live in now, and each ward they moved into is
+        alerted. Idempotent by event_id.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -209,6 +223,11 @@ def add_AlertsServiceServicer_to_server(servicer, server):
                     servicer.ApplyStatusChange,
                     request_deserializer=dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyStatusChangeRequest.FromString,
                     response_serializer=dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyStatusChangeResponse.SerializeToString,
+            ),
+            'ApplyResidenceChange': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyResidenceChange,
+                    request_deserializer=dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyResidenceChangeRequest.FromString,
+                    response_serializer=dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyResidenceChangeResponse.SerializeToString,
             ),
             'ListAlerts': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAlerts,
@@ -339,6 +358,33 @@ class AlertsService:
             '/dancu.alerts.v1.AlertsService/ApplyStatusChange',
             dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyStatusChangeRequest.SerializeToString,
             dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyStatusChangeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyResidenceChange(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dancu.alerts.v1.AlertsService/ApplyResidenceChange',
+            dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyResidenceChangeRequest.SerializeToString,
+            dancu_dot_alerts_dot_v1_dot_alerts__service__pb2.ApplyResidenceChangeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,6 +51,11 @@ class AlertsServiceStub:
     """Applies one case-status event (case_status.status_changed.v1): updates the watchlist and
     alerts every ward the resident lives or is cared for in. Idempotent by event_id.
     """
+    ApplyResidenceChange: _grpc.UnaryUnaryMultiCallable[_alerts_service_pb2.ApplyResidenceChangeRequest, _alerts_service_pb2.ApplyResidenceChangeResponse]
+    """Applies one registry residence change (registry.residence_changed.v1): a flagged
+    resident's warnings go to the wards they live in now, and each ward they moved into is
+    alerted. Idempotent by event_id.
+    """
     ListAlerts: _grpc.UnaryUnaryMultiCallable[_alerts_service_pb2.ListAlertsRequest, _alerts_service_pb2.ListAlertsResponse]
     """Lists a ward's alerts, newest first."""
     WatchAlerts: _grpc.UnaryStreamMultiCallable[_alerts_service_pb2.WatchAlertsRequest, _alerts_service_pb2.WatchAlertsResponse]
@@ -98,6 +103,11 @@ class AlertsServiceAsyncStub(AlertsServiceStub):
     ApplyStatusChange: _aio.UnaryUnaryMultiCallable[_alerts_service_pb2.ApplyStatusChangeRequest, _alerts_service_pb2.ApplyStatusChangeResponse]  # type: ignore[assignment]
     """Applies one case-status event (case_status.status_changed.v1): updates the watchlist and
     alerts every ward the resident lives or is cared for in. Idempotent by event_id.
+    """
+    ApplyResidenceChange: _aio.UnaryUnaryMultiCallable[_alerts_service_pb2.ApplyResidenceChangeRequest, _alerts_service_pb2.ApplyResidenceChangeResponse]  # type: ignore[assignment]
+    """Applies one registry residence change (registry.residence_changed.v1): a flagged
+    resident's warnings go to the wards they live in now, and each ward they moved into is
+    alerted. Idempotent by event_id.
     """
     ListAlerts: _aio.UnaryUnaryMultiCallable[_alerts_service_pb2.ListAlertsRequest, _alerts_service_pb2.ListAlertsResponse]  # type: ignore[assignment]
     """Lists a ward's alerts, newest first."""
@@ -161,6 +171,17 @@ class AlertsServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_alerts_service_pb2.ApplyStatusChangeResponse, _abc.Awaitable[_alerts_service_pb2.ApplyStatusChangeResponse]]:
         """Applies one case-status event (case_status.status_changed.v1): updates the watchlist and
         alerts every ward the resident lives or is cared for in. Idempotent by event_id.
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyResidenceChange(
+        self,
+        request: _alerts_service_pb2.ApplyResidenceChangeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_alerts_service_pb2.ApplyResidenceChangeResponse, _abc.Awaitable[_alerts_service_pb2.ApplyResidenceChangeResponse]]:
+        """Applies one registry residence change (registry.residence_changed.v1): a flagged
+        resident's warnings go to the wards they live in now, and each ward they moved into is
+        alerted. Idempotent by event_id.
         """
 
     @_abc_1.abstractmethod

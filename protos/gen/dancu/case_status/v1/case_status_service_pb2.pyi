@@ -354,6 +354,45 @@ class CountCasesResponse(_message.Message):
 Global___CountCasesResponse: _TypeAlias = CountCasesResponse  # noqa: Y015
 
 @_typing.final
+class RefreshResidenceRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CITIZEN_ID_FIELD_NUMBER: _builtins.int
+    citizen_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        citizen_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["citizen_id", b"citizen_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefreshResidenceRequest: _TypeAlias = RefreshResidenceRequest  # noqa: Y015
+
+@_typing.final
+class RefreshResidenceResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REFRESHED_FIELD_NUMBER: _builtins.int
+    refreshed: _builtins.bool
+    """False when case status holds nothing of the resident: there is no snapshot to refresh."""
+    def __init__(
+        self,
+        *,
+        refreshed: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["refreshed", b"refreshed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RefreshResidenceResponse: _TypeAlias = RefreshResidenceResponse  # noqa: Y015
+
+@_typing.final
 class RecordContactsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -61,6 +61,11 @@ class CaseStatusServiceStub:
                 request_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CountCasesRequest.SerializeToString,
                 response_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CountCasesResponse.FromString,
                 _registered_method=True)
+        self.RefreshResidence = channel.unary_unary(
+                '/dancu.case_status.v1.CaseStatusService/RefreshResidence',
+                request_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.RefreshResidenceRequest.SerializeToString,
+                response_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.RefreshResidenceResponse.FromString,
+                _registered_method=True)
         self.RecordContacts = channel.unary_unary(
                 '/dancu.case_status.v1.CaseStatusService/RecordContacts',
                 request_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.RecordContactsRequest.SerializeToString,
@@ -139,6 +144,15 @@ class CaseStatusServiceServicer:
 
     def CountCases(self, request, context):
         """Counts cases by province or ward and classification, as of a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefreshResidence(self, request, context):
+        """Reads a resident's residence from the registry again and keeps it beside their case
+        (registry.residence_changed.v1 delivers the change). Idempotent: it always takes the
+        registry's current record, so a late or repeated delivery changes nothing more.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -224,6 +238,11 @@ def add_CaseStatusServiceServicer_to_server(servicer, server):
                     servicer.CountCases,
                     request_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CountCasesRequest.FromString,
                     response_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CountCasesResponse.SerializeToString,
+            ),
+            'RefreshResidence': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshResidence,
+                    request_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.RefreshResidenceRequest.FromString,
+                    response_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.RefreshResidenceResponse.SerializeToString,
             ),
             'RecordContacts': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordContacts,
@@ -381,6 +400,33 @@ class CaseStatusService:
             '/dancu.case_status.v1.CaseStatusService/CountCases',
             dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CountCasesRequest.SerializeToString,
             dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CountCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshResidence(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dancu.case_status.v1.CaseStatusService/RefreshResidence',
+            dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.RefreshResidenceRequest.SerializeToString,
+            dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.RefreshResidenceResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -53,6 +53,11 @@ class CaseStatusServiceStub:
     """
     CountCases: _grpc.UnaryUnaryMultiCallable[_case_status_service_pb2.CountCasesRequest, _case_status_service_pb2.CountCasesResponse]
     """Counts cases by province or ward and classification, as of a time."""
+    RefreshResidence: _grpc.UnaryUnaryMultiCallable[_case_status_service_pb2.RefreshResidenceRequest, _case_status_service_pb2.RefreshResidenceResponse]
+    """Reads a resident's residence from the registry again and keeps it beside their case
+    (registry.residence_changed.v1 delivers the change). Idempotent: it always takes the
+    registry's current record, so a late or repeated delivery changes nothing more.
+    """
     RecordContacts: _grpc.UnaryUnaryMultiCallable[_case_status_service_pb2.RecordContactsRequest, _case_status_service_pb2.RecordContactsResponse]
     """Records exposure links; derived levels (F1, F2, F3) are recomputed around them."""
     TraceContacts: _grpc.UnaryUnaryMultiCallable[_case_status_service_pb2.TraceContactsRequest, _case_status_service_pb2.TraceContactsResponse]
@@ -99,6 +104,11 @@ class CaseStatusServiceAsyncStub(CaseStatusServiceStub):
     """
     CountCases: _aio.UnaryUnaryMultiCallable[_case_status_service_pb2.CountCasesRequest, _case_status_service_pb2.CountCasesResponse]  # type: ignore[assignment]
     """Counts cases by province or ward and classification, as of a time."""
+    RefreshResidence: _aio.UnaryUnaryMultiCallable[_case_status_service_pb2.RefreshResidenceRequest, _case_status_service_pb2.RefreshResidenceResponse]  # type: ignore[assignment]
+    """Reads a resident's residence from the registry again and keeps it beside their case
+    (registry.residence_changed.v1 delivers the change). Idempotent: it always takes the
+    registry's current record, so a late or repeated delivery changes nothing more.
+    """
     RecordContacts: _aio.UnaryUnaryMultiCallable[_case_status_service_pb2.RecordContactsRequest, _case_status_service_pb2.RecordContactsResponse]  # type: ignore[assignment]
     """Records exposure links; derived levels (F1, F2, F3) are recomputed around them."""
     TraceContacts: _aio.UnaryUnaryMultiCallable[_case_status_service_pb2.TraceContactsRequest, _case_status_service_pb2.TraceContactsResponse]  # type: ignore[assignment]
@@ -166,6 +176,17 @@ class CaseStatusServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_case_status_service_pb2.CountCasesResponse, _abc.Awaitable[_case_status_service_pb2.CountCasesResponse]]:
         """Counts cases by province or ward and classification, as of a time."""
+
+    @_abc_1.abstractmethod
+    def RefreshResidence(
+        self,
+        request: _case_status_service_pb2.RefreshResidenceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_case_status_service_pb2.RefreshResidenceResponse, _abc.Awaitable[_case_status_service_pb2.RefreshResidenceResponse]]:
+        """Reads a resident's residence from the registry again and keeps it beside their case
+        (registry.residence_changed.v1 delivers the change). Idempotent: it always takes the
+        registry's current record, so a late or repeated delivery changes nothing more.
+        """
 
     @_abc_1.abstractmethod
     def RecordContacts(
