@@ -7,7 +7,7 @@ or maker-checker forbids before it enters the history; the handler then confirms
 that the case shows the act (``confirm_case``), so the workflow never runs ahead of the record.
 
 A monthly case is paid its first period on approval, then one period on the 1st of each month
-(00:00 Vietnam time), each after eligibility is checked again, until its last period, until
+(00:00 Vietnam time), each after welfare checks eligibility again, until its last period, until
 the beneficiary is no longer eligible or until it is withdrawn (then welfare records it
 STOPPED). Every ``payments_per_run`` payments the run continues as new with its progress.
 """
@@ -188,8 +188,6 @@ class BenefitCase:
         ``payments_per_run`` payments in a run."""
         wid = workflow.info().workflow_id
         progress = self._progress
-        # The activities need the case, not the progress carried from run to run.
-        claim = replace(case, resume=None)
         while progress.periods_paid < case.units:
             # A withdrawal that came during a payment is not carried into the next run.
             if self._withdrawal:
@@ -207,15 +205,10 @@ class BenefitCase:
             progress.next_payment_at = ""
             if self._withdrawal:
                 return await self._stop(case, self._withdrawal)
-            eligible = await workflow.execute_activity(
-                "recheck_eligibility",
-                claim,
-                start_to_close_timeout=CALL_TIMEOUT,
-                retry_policy=SERVICE_RETRY,
-                result_type=bool,
-            )
-            if not eligible:
-                return await self._stop(case, "NO_LONGER_ELIGIBLE")
+            # Eligibility is checked again by welfare as it records the payment, under the
+            # case's program version and its validity as of the case's assessment; the
+            # CheckEligibility of the first payment applies today's version and validity,
+            # which would end a years-long support when its program closes to new claims.
             period = progress.periods_paid + 1
             # One reference per period: a retried or replayed payment is the same payment.
             reference = f"{wid}:payment-{period}"
@@ -232,6 +225,8 @@ class BenefitCase:
                 ),
             )
             if refusal:
+                # The beneficiary died or is no longer eligible (or an officer stopped the
+                # case): no later period is paid.
                 return await self._stop(case, refusal)
             progress.periods_paid = period
             progress.payment_reference = reference
