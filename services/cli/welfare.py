@@ -52,6 +52,7 @@ STATES = {
     "rejected": wpb.CASE_STATE_REJECTED,
     "paid": wpb.CASE_STATE_PAID,
     "withdrawn": wpb.CASE_STATE_WITHDRAWN,
+    "stopped": wpb.CASE_STATE_STOPPED,
 }
 _STATE_NAMES = {number: name for name, number in STATES.items()}
 _STATE_STYLES = {
@@ -59,6 +60,7 @@ _STATE_STYLES = {
     wpb.CASE_STATE_PAID: "green",
     wpb.CASE_STATE_REJECTED: "red",
     wpb.CASE_STATE_WITHDRAWN: "dim",
+    wpb.CASE_STATE_STOPPED: "yellow",
 }
 
 
@@ -186,7 +188,9 @@ def case_table(case: wpb.BenefitCase) -> Table:
     ]
     if case.decided_by:
         rows.append(("decided by", f"{case.decided_by}: {case.decision_reason}"))
-    if case.payment_reference:
+    if case.payment_periods > 1:
+        rows.append(("paid", f"{case.periods_paid} of {case.payment_periods} monthly payments"))
+    elif case.payment_reference:
         rows.append(("payment", case.payment_reference))
     for field, value in rows:
         table.add_row(field, value)
@@ -234,10 +238,27 @@ def history_table(case: wpb.BenefitCase) -> Table:
     return table
 
 
+def payments_table(case: wpb.BenefitCase) -> Table:
+    table = Table(title="payments", title_justify="left")
+    for column in ("period", "when", "reference", "amount", "who"):
+        table.add_column(column)
+    for payment in case.payments:
+        table.add_row(
+            f"{payment.period}/{case.payment_periods}",
+            _time(payment.record_time),
+            payment.payment_reference,
+            _vnd(payment.amount_vnd),
+            payment.recorded_by,
+        )
+    return table
+
+
 def print_case(out: Console, case: wpb.BenefitCase) -> None:
     out.print(case_table(case))
     out.print(explanation_table(case.assessment))
     out.print(entitlement_line(case.assessment), highlight=False)
+    if case.payments:
+        out.print(payments_table(case))
     out.print(history_table(case))
 
 

@@ -80,6 +80,15 @@ class WelfareRepository(Protocol):
         transaction ends, so that two survivors cannot both be the first claimant."""
         ...
 
+    async def lock_payment_reference(self, reference: str) -> None:
+        """Serialises payments under one reference until the transaction ends, so that two
+        cases cannot both take it."""
+        ...
+
+    async def payment_by_reference(self, reference: str) -> tuple[str, int] | None:
+        """The case and period a reference paid, if any."""
+        ...
+
     async def active_case(
         self, program_code: str, beneficiary_id: str, subject_id: str
     ) -> BenefitCase | None:
@@ -94,7 +103,7 @@ class WelfareRepository(Protocol):
     async def case(self, case_id: str, *, for_update: bool = False) -> BenefitCase | None: ...
 
     async def save_case(self, case: BenefitCase) -> None:
-        """Stores the case's state and its transitions not stored yet."""
+        """Stores the case's state and its transitions and payments not stored yet."""
         ...
 
     async def other_claims(self, program_code: str, subject_id: str, beneficiary_id: str) -> int:

@@ -43,6 +43,7 @@ from tests.integration.welfare_client import (
     check,
     family,
     open_request,
+    publish_monthly_program,
     record_stay,
     register_covid_death,
 )
@@ -87,16 +88,30 @@ def _decide(
     )
 
 
-def _pay(case_id: str, reference: str, request_id: str | None = None) -> pb.RecordPaymentRequest:
+def _pay(
+    case_id: str, reference: str, request_id: str | None = None, period: int = 0
+) -> pb.RecordPaymentRequest:
     return pb.RecordPaymentRequest(
-        request_id=request_id or new_request_id(), case_id=case_id, payment_reference=reference
+        request_id=request_id or new_request_id(),
+        case_id=case_id,
+        payment_reference=reference,
+        period=period,
+    )
+
+
+def _withdraw(case_id: str, reason: str) -> pb.WithdrawBenefitCaseRequest:
+    return pb.WithdrawBenefitCaseRequest(
+        request_id=new_request_id(), case_id=case_id, reason=reason
     )
 
 
 async def _approved(
-    officer: WelfareServiceAsyncStub, checker: WelfareServiceAsyncStub, citizen_id: str
+    officer: WelfareServiceAsyncStub,
+    checker: WelfareServiceAsyncStub,
+    citizen_id: str,
+    program: str = MEAL_SUPPORT,
 ) -> str:
-    opened = await officer.OpenBenefitCase(open_request(MEAL_SUPPORT, citizen_id))
+    opened = await officer.OpenBenefitCase(open_request(program, citizen_id))
     case_id = opened.benefit_case.case_id
     await officer.AssignBenefitCase(_assign(case_id, CHECKER.subject))
     await checker.DecideBenefitCase(_decide(case_id))
@@ -206,6 +221,143 @@ async def test_maker_checker_and_one_payment(
         "refused:DECIDER_IS_MAKER",
         "ok",
     ]
+
+
+async def test_a_monthly_case_is_paid_once_per_period_in_order_and_no_further(
+    registrar: RegistryServiceAsyncStub,
+    cdc: CaseStatusServiceAsyncStub,
+    officer: WelfareServiceAsyncStub,
+    checker: WelfareServiceAsyncStub,
+    supervisor: WelfareServiceAsyncStub,
+    welfare_db: RegistryDatabase,
+) -> None:
+    program = await publish_monthly_program(supervisor, months=3, amount_vnd=1_500_000)
+    citizen_id = await _f0_resident(registrar, cdc)
+    case_id = await _approved(officer, checker, citizen_id, program)
+
+    # Period unset: the first, as callers paying one-time cases send it.
+    first = (await officer.RecordPayment(_pay(case_id, "KB-M-1"))).benefit_case
+    early = await expect_error(
+        officer.RecordPayment(_pay(case_id, "KB-M-3", period=3)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    second = (await officer.RecordPayment(_pay(case_id, "KB-M-2", period=2))).benefit_case
+    same = (await checker.RecordPayment(_pay(case_id, "KB-M-2", period=2))).benefit_case
+    other = await expect_error(
+        officer.RecordPayment(_pay(case_id, "KB-M-2-bis", period=2)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    reused = await expect_error(
+        officer.RecordPayment(_pay(case_id, "KB-M-1", period=3)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    third = (await officer.RecordPayment(_pay(case_id, "KB-M-3", period=3))).benefit_case
+    beyond = await expect_error(
+        officer.RecordPayment(_pay(case_id, "KB-M-4", period=4)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    negative = await expect_error(
+        officer.RecordPayment(_pay(case_id, "KB-M-0", period=-1)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    in_full = await expect_error(
+        officer.WithdrawBenefitCase(_withdraw(case_id, "nothing left")),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    shown = (await officer.GetBenefitCase(pb.GetBenefitCaseRequest(case_id=case_id))).benefit_case
+    [queued] = [
+        c
+        for c in (
+            await officer.ListBenefitCases(
+                pb.ListBenefitCasesRequest(program_code=program, page_size=5)
+            )
+        ).benefit_cases
+    ]
+
+    assert (first.amount_vnd, first.payment_periods, first.periods_paid) == (4_500_000, 3, 1)
+    assert first.state == second.state == third.state == wpb.CASE_STATE_PAID
+    assert (early.reason, other.reason, reused.reason, beyond.reason, in_full.reason) == (
+        "PERIOD_OUT_OF_ORDER",
+        "ALREADY_PAID",
+        "PAYMENT_REFERENCE_IN_USE",
+        "PERIOD_BEYOND_ENTITLEMENT",
+        "ILLEGAL_TRANSITION",
+    )
+    assert negative.violations == (("period", "PERIOD_INVALID"),)
+    assert same == second
+    assert [
+        (p.period, p.payment_reference, p.amount_vnd, p.recorded_by) for p in shown.payments
+    ] == [
+        (1, "KB-M-1", 1_500_000, OFFICER.subject),
+        (2, "KB-M-2", 1_500_000, OFFICER.subject),
+        (3, "KB-M-3", 1_500_000, OFFICER.subject),
+    ]
+    assert (shown.periods_paid, shown.payment_reference) == (3, "KB-M-3")
+    # Only the first payment is a transition (APPROVED -> PAID); the etag moves with each.
+    assert [t.to_state for t in shown.history][-1] == wpb.CASE_STATE_PAID
+    assert len(shown.history) == 4
+    assert (first.etag, second.etag, third.etag) == ('W/"4"', 'W/"5"', 'W/"6"')
+    # A queue row shows the periods without the payments.
+    assert (queued.periods_paid, queued.payment_periods, len(queued.payments)) == (3, 3, 0)
+    rows = await welfare_db.rows(
+        "SELECT period, payment_reference FROM case_payments WHERE case_id = %s ORDER BY period",
+        case_id,
+    )
+    assert [(r["period"], r["payment_reference"]) for r in rows] == [
+        (1, "KB-M-1"),
+        (2, "KB-M-2"),
+        (3, "KB-M-3"),
+    ]
+    audited = await welfare_db.audit("RecordPayment", case_id)
+    assert [r["outcome"] for r in audited].count("ok") == 3
+
+
+async def test_a_monthly_case_being_paid_is_stopped_with_its_payments_kept(
+    registrar: RegistryServiceAsyncStub,
+    cdc: CaseStatusServiceAsyncStub,
+    officer: WelfareServiceAsyncStub,
+    checker: WelfareServiceAsyncStub,
+    supervisor: WelfareServiceAsyncStub,
+) -> None:
+    program = await publish_monthly_program(supervisor, months=4)
+    citizen_id = await _f0_resident(registrar, cdc)
+    case_id = await _approved(officer, checker, citizen_id, program)
+    await officer.RecordPayment(_pay(case_id, f"KB-S-{case_id}-1", period=1))
+    await officer.RecordPayment(_pay(case_id, f"KB-S-{case_id}-2", period=2))
+
+    stopped = (await checker.WithdrawBenefitCase(_withdraw(case_id, "death revoked"))).benefit_case
+    after = await expect_error(
+        officer.RecordPayment(_pay(case_id, f"KB-S-{case_id}-3", period=3)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    reopened = await officer.OpenBenefitCase(open_request(program, citizen_id))
+    one_time = await _approved(officer, checker, await _f0_resident(registrar, cdc))
+    await officer.RecordPayment(_pay(one_time, f"KB-S-{one_time}"))
+    paid_in_full = await expect_error(
+        officer.WithdrawBenefitCase(_withdraw(one_time, "too late")),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    # Another case paid under a reference this one used.
+    fresh = await _approved(officer, checker, await _f0_resident(registrar, cdc))
+    taken = await expect_error(
+        officer.RecordPayment(_pay(fresh, f"KB-S-{case_id}-1")),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+
+    assert stopped.state == wpb.CASE_STATE_STOPPED
+    step = stopped.history[-1]
+    assert (step.from_state, step.to_state, step.actor_subject, step.reason) == (
+        wpb.CASE_STATE_PAID,
+        wpb.CASE_STATE_STOPPED,
+        CHECKER.subject,
+        "death revoked",
+    )
+    # Nothing paid is undone; nothing more is paid; the claim stays taken.
+    assert (stopped.periods_paid, len(stopped.payments)) == (2, 2)
+    assert after.reason == "ILLEGAL_TRANSITION"
+    assert (reopened.created, reopened.benefit_case.case_id) == (False, case_id)
+    assert paid_in_full.reason == "ILLEGAL_TRANSITION"
+    assert taken.reason == "PAYMENT_REFERENCE_IN_USE"
 
 
 async def test_payment_is_blocked_for_a_deceased_beneficiary(

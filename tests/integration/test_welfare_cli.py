@@ -11,16 +11,25 @@ from typing import TYPE_CHECKING
 
 import pytest
 from dancu.case_status.v1 import case_pb2 as cpb
+from dancu.welfare.v1 import welfare_service_pb2 as pb
 
 from services.cli import welfare
 from services.kit.auth import Identity, TokenIssuer
 from services.welfare.domain.examples import MEAL_SUPPORT
-from tests.integration.registry_client import register
-from tests.integration.welfare_client import CHECKER, OFFICER, WelfareClients, record_stay
+from tests.integration.registry_client import new_request_id, register
+from tests.integration.welfare_client import (
+    CHECKER,
+    OFFICER,
+    WelfareClients,
+    open_request,
+    publish_monthly_program,
+    record_stay,
+)
 
 if TYPE_CHECKING:
     from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub
     from dancu.registry.v1.registry_service_pb2_grpc import RegistryServiceAsyncStub
+    from dancu.welfare.v1.welfare_service_pb2_grpc import WelfareServiceAsyncStub
 
     from services.kit.server import Server
 
@@ -109,3 +118,72 @@ async def test_an_officer_checks_opens_and_reads_the_queue_and_a_checker_decides
     assert f"assigned to {OFFICER.subject}" in assigned
     assert "approved" in decision
     assert "giấy tờ đủ" in decision
+
+
+async def test_show_lists_the_months_paid_and_a_stop(
+    welfare_server: Server,
+    registrar: RegistryServiceAsyncStub,
+    cdc: CaseStatusServiceAsyncStub,
+    officer: WelfareServiceAsyncStub,
+    checker: WelfareServiceAsyncStub,
+    supervisor: WelfareServiceAsyncStub,
+    token_issuer: TokenIssuer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "220")
+    program = await publish_monthly_program(supervisor, months=4, amount_vnd=1_500_000)
+    resident = await register(registrar)
+    await record_stay(
+        cdc,
+        resident.citizen_id,
+        cpb.CLASSIFICATION_F0,
+        cpb.CARE_SETTING_HOSPITAL,
+        dt.date(2021, 8, 2),
+        dt.date(2021, 8, 16),
+    )
+    case_id = (
+        await officer.OpenBenefitCase(open_request(program, resident.citizen_id))
+    ).benefit_case.case_id
+    await officer.AssignBenefitCase(
+        pb.AssignBenefitCaseRequest(request_id=new_request_id(), case_id=case_id)
+    )
+    await checker.DecideBenefitCase(
+        pb.DecideBenefitCaseRequest(
+            request_id=new_request_id(),
+            case_id=case_id,
+            decision=pb.DECISION_APPROVE,
+            reason="đủ hồ sơ",
+        )
+    )
+    for period in (1, 2):
+        await officer.RecordPayment(
+            pb.RecordPaymentRequest(
+                request_id=new_request_id(),
+                case_id=case_id,
+                payment_reference=f"KBNN-{case_id[:8]}-{period}",
+                period=period,
+            )
+        )
+    await checker.WithdrawBenefitCase(
+        pb.WithdrawBenefitCaseRequest(
+            request_id=new_request_id(), case_id=case_id, reason="death revoked"
+        )
+    )
+    server = ["--server", f"127.0.0.1:{welfare_server.port}"]
+    maker = ["--token-file", _token_file(tmp_path, token_issuer, OFFICER)]
+
+    shown = await welfare.run(_args(["show", case_id, *server, *maker]))
+    printed = capsys.readouterr().out
+
+    assert shown == 0
+    assert "2 of 4 monthly payments" in printed
+    # The payments table's rows (the history names the first payment too, without an amount).
+    rows = [line for line in printed.splitlines() if f"KBNN-{case_id[:8]}-" in line and "₫" in line]
+    assert len(rows) == 2
+    assert "1/4" in rows[0]
+    assert "1,500,000 ₫" in rows[0]
+    assert "2/4" in rows[1]
+    assert "stopped" in printed
+    assert "death revoked" in printed

@@ -18,6 +18,8 @@ from dancu.welfare.v1 import welfare_service_pb2_grpc as pb_grpc
 
 from services.kit.auth import EVERY_WARD, Identity
 from services.registry.domain.model import Sex
+from services.welfare.api.convert import program_message
+from services.welfare.domain.examples import MEAL_SUPPORT, example_programs
 from tests.integration.case_status_client import status_request
 from tests.integration.registry_client import (
     HOAN_KIEM,
@@ -25,6 +27,7 @@ from tests.integration.registry_client import (
     date,
     death_record,
     death_request,
+    name_tag,
     new_request_id,
     register,
 )
@@ -153,3 +156,21 @@ def clause(assessment: wpb.Assessment, name: str) -> wpb.ClauseResult:
 def facts(clause_result: wpb.ClauseResult) -> dict[str, str]:
     """Path -> value of the facts a clause used."""
     return {f.path: f.value for f in clause_result.facts}
+
+
+async def publish_monthly_program(
+    supervisor: WelfareServiceAsyncStub, months: int, amount_vnd: int = 1_500_000
+) -> str:
+    """A program of its own code paying ``amount_vnd`` a month for ``months`` months to a
+    resident who was an F0 or F1 (the meal support's rule): a monthly case of that many
+    periods."""
+    [meal] = [p for p in example_programs() if p.code == MEAL_SUPPORT]
+    program = program_message(meal)
+    program.code = f"MONTHLY_{name_tag().upper()}"
+    program.benefit.CopyFrom(
+        wpb.Benefit(kind=wpb.BENEFIT_KIND_MONTHLY, amount_vnd=amount_vnd, max_units=months)
+    )
+    await supervisor.PublishProgram(
+        pb.PublishProgramRequest(request_id=new_request_id(), program=program)
+    )
+    return program.code

@@ -56,13 +56,14 @@ class BenefitCaseActivities:
 
     @activity.defn(name="disburse")
     async def disburse(self, payment: Disbursement) -> str:
-        """Records the payment under its reference: a retry, or a replay after a crash, finds
-        the case paid under the same reference and pays nothing more."""
+        """Records the period's payment under its reference: a retry, or a replay after a
+        crash, finds the period paid under the same reference and pays nothing more."""
         paid = await self._welfare.record_payment(
-            payment.case_id, payment.payment_reference, payment.request_id
+            payment.case_id, payment.payment_reference, payment.request_id, payment.period
         )
         return paid.payment_reference
 
     @activity.defn(name="withdraw_case")
     async def withdraw_case(self, withdrawal: Withdrawal) -> None:
+        """Withdraws an undecided case, or stops a monthly case being paid."""
         await self._welfare.withdraw(withdrawal.case_id, withdrawal.reason, withdrawal.request_id)

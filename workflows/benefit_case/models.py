@@ -9,8 +9,14 @@ WORKFLOW = "BenefitCase"
 ASSIGN = "assign"
 DECIDE = "decide"
 REQUEST_DOCUMENTS = "request_documents"
-# The case is withdrawn (a revoked death): stop waiting, pay nothing (signal).
+# The case is withdrawn (a revoked death): stop waiting, pay nothing more (signal).
 WITHDRAW = "withdraw"
+# Marks the runs that pay a monthly case month by month (workflow.patched): a run recorded
+# before it paid the first period only.
+MONTHLY_PAYMENTS = "monthly-payments"
+# A monthly case continues as new after this many payments in one run, which bounds the
+# history (a sixteen-year support has 192 payments).
+PAYMENTS_PER_RUN = 12
 
 # Service level: the assignee is reminded after REMIND_AFTER without a decision, a
 # supervisor is told after ESCALATE_AFTER (both from the case's opening).
@@ -32,9 +38,13 @@ class CaseOpened:
     # Who opened and assessed the case: neither may decide it (maker-checker).
     opened_by: str
     assessed_by: str
+    # Payments the case makes: the months of a monthly benefit, 1 otherwise.
     units: int = 1
     remind_after_seconds: int = REMIND_AFTER_SECONDS
     escalate_after_seconds: int = ESCALATE_AFTER_SECONDS
+    payments_per_run: int = PAYMENTS_PER_RUN
+    # Set when a run continues as new while paying a monthly case: where the last run was.
+    resume: CaseProgress | None = None
 
 
 @dataclass
@@ -96,27 +106,37 @@ class Disbursement:
     subject_citizen_id: str
     payment_reference: str
     request_id: str
+    # 1-based; a one-time case has only 1.
+    period: int = 1
 
 
 @dataclass
 class CaseProgress:
     case_id: str
-    # OPEN, IN_REVIEW, APPROVED, REJECTED, PAID, PAYMENT_BLOCKED or WITHDRAWN.
+    # OPEN, IN_REVIEW, APPROVED, REJECTED, PAID, PAYMENT_BLOCKED, WITHDRAWN or STOPPED. A
+    # monthly case is PAID from its first payment on; `periods_paid` says how far.
     state: str
     assignee: str = ""
     decided_by: str = ""
     reminders: list[str] = field(default_factory=list)
     escalations: list[str] = field(default_factory=list)
     documents_requested: list[str] = field(default_factory=list)
+    # The latest payment's reference.
     payment_reference: str = ""
     # What happened, in order.
     events: list[str] = field(default_factory=list)
+    periods_paid: int = 0
+    # When the next monthly payment is due (ISO 8601, Vietnam time); "" when none is.
+    next_payment_at: str = ""
+    # Runs of the workflow before this one (each continue-as-new adds one).
+    earlier_runs: int = 0
 
 
 @dataclass
 class CaseClosed:
     case_id: str
-    # REJECTED, PAID, PAYMENT_BLOCKED or WITHDRAWN.
+    # REJECTED, PAID, PAYMENT_BLOCKED, WITHDRAWN or STOPPED (a monthly case that stopped
+    # paying before its last period: withdrawn, or no longer eligible).
     state: str
     payment_reference: str = ""
     reason: str = ""

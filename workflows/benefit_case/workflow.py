@@ -5,12 +5,18 @@ transaction of the change and records who did it. Their acts reach the workflow 
 (``assign``, ``decide``, ``request_documents``). Each validator refuses an act the case's state
 or maker-checker forbids before it enters the history; the handler then confirms with welfare
 that the case shows the act (``confirm_case``), so the workflow never runs ahead of the record.
+
+A monthly case is paid its first period on approval, then one period on the 1st of each month
+(00:00 Vietnam time), each after welfare checks eligibility again, until its last period, until
+the beneficiary is no longer eligible or until it is withdrawn (then welfare records it
+STOPPED). Every ``payments_per_run`` payments the run continues as new with its progress.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from temporalio import workflow
@@ -20,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.benefit_case.models import (
         ASSIGN,
         DECIDE,
+        MONTHLY_PAYMENTS,
         REQUEST_DOCUMENTS,
         WITHDRAW,
         WORKFLOW,
@@ -34,10 +41,18 @@ with workflow.unsafe.imports_passed_through():
         Notice,
         Withdrawal,
     )
-    from workflows.retries import CALL_TIMEOUT, SERVICE_RETRY
+    from workflows.retries import CALL_TIMEOUT, SERVICE_RETRY, VIETNAM
 
 UNDECIDED = ("OPEN", "IN_REVIEW")
 SETTLED = ("APPROVED", "REJECTED", "WITHDRAWN")
+
+
+def _first_of_next_month(moment: dt.datetime) -> dt.datetime:
+    """When the next monthly payment is due: 00:00 on the 1st of the month after ``moment``'s,
+    Vietnam time."""
+    local = moment.astimezone(VIETNAM)
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return dt.datetime(year, month, 1, tzinfo=VIETNAM)
 
 
 def _refuse(reason: str, message: str) -> ApplicationError:
@@ -50,13 +65,18 @@ class BenefitCase:
     @workflow.init
     def __init__(self, case: CaseOpened) -> None:
         self._case = case
-        self._progress = CaseProgress(case.case_id, "OPEN")
+        # A run continued as new goes on from the progress of the run before.
+        self._progress = case.resume or CaseProgress(case.case_id, "OPEN")
         # An officer's act being confirmed with welfare: a second one waits its turn.
         self._acting = False
         self._withdrawal = ""
 
     @workflow.run
     async def run(self, case: CaseOpened) -> CaseClosed:
+        if case.resume is not None:
+            closed = await self._pay_monthly(case, paid_in_run=0)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return closed
         opened = workflow.now()
         for kind, after in (
             ("reminder", case.remind_after_seconds),
@@ -151,8 +171,85 @@ class BenefitCase:
             return CaseClosed(case.case_id, "PAYMENT_BLOCKED", reason=refusal)
         progress.state = "PAID"
         progress.payment_reference = reference
+        progress.periods_paid = 1
+        # Runs recorded before monthly payments paid a monthly case's first period only.
+        if case.units > 1 and workflow.patched(MONTHLY_PAYMENTS):
+            progress.events.append(self._paid_line(1, reference))
+            return await self._pay_monthly(case, paid_in_run=1)
         progress.events.append(f"paid {case.amount_vnd} VND as {reference}")
         return CaseClosed(case.case_id, "PAID", reference)
+
+    def _paid_line(self, period: int, reference: str) -> str:
+        day = workflow.now().astimezone(VIETNAM).date().isoformat()
+        return f"paid period {period} of {self._case.units} on {day} as {reference}"
+
+    async def _pay_monthly(self, case: CaseOpened, paid_in_run: int) -> CaseClosed:
+        """The periods after the first, one on the 1st of each month; continues as new after
+        ``payments_per_run`` payments in a run."""
+        wid = workflow.info().workflow_id
+        progress = self._progress
+        while progress.periods_paid < case.units:
+            # A withdrawal that came during a payment is not carried into the next run.
+            if self._withdrawal:
+                return await self._stop(case, self._withdrawal)
+            if paid_in_run >= max(case.payments_per_run, 1):
+                progress.earlier_runs += 1
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(replace(case, resume=progress))
+            due = _first_of_next_month(workflow.now())
+            progress.next_payment_at = due.isoformat()
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: bool(self._withdrawal), timeout=due - workflow.now()
+                )
+            progress.next_payment_at = ""
+            if self._withdrawal:
+                return await self._stop(case, self._withdrawal)
+            # Eligibility is checked again by welfare as it records the payment, under the
+            # case's program version and its validity as of the case's assessment; the
+            # CheckEligibility of the first payment applies today's version and validity,
+            # which would end a years-long support when its program closes to new claims.
+            period = progress.periods_paid + 1
+            # One reference per period: a retried or replayed payment is the same payment.
+            reference = f"{wid}:payment-{period}"
+            refusal = await self._refusal_of(
+                "disburse",
+                Disbursement(
+                    case.case_id,
+                    case.program_code,
+                    case.beneficiary_citizen_id,
+                    case.subject_citizen_id,
+                    reference,
+                    reference,
+                    period,
+                ),
+            )
+            if refusal:
+                # The beneficiary died or is no longer eligible (or an officer stopped the
+                # case): no later period is paid.
+                return await self._stop(case, refusal)
+            progress.periods_paid = period
+            progress.payment_reference = reference
+            progress.events.append(self._paid_line(period, reference))
+            paid_in_run += 1
+        return CaseClosed(case.case_id, "PAID", progress.payment_reference)
+
+    async def _stop(self, case: CaseOpened, reason: str) -> CaseClosed:
+        """A monthly case stops before its last period: welfare records it STOPPED (who, why);
+        the periods paid stand."""
+        progress = self._progress
+        refusal = await self._refusal_of(
+            "withdraw_case",
+            Withdrawal(case.case_id, reason, f"{workflow.info().workflow_id}:stop"),
+        )
+        if refusal:
+            # An officer stopped it in welfare first: that record stands.
+            progress.events.append(f"welfare kept the case: {refusal}")
+        progress.state = "STOPPED"
+        progress.events.append(
+            f"stopped after {progress.periods_paid} of {case.units} periods: {reason}"
+        )
+        return CaseClosed(case.case_id, "STOPPED", progress.payment_reference, reason)
 
     async def _refusal_of(self, activity: str, arg: Any) -> str:
         """Runs ``activity``; a refusal no retry can change is returned as its reason ("" when
@@ -275,8 +372,11 @@ class BenefitCase:
     @workflow.signal(name=WITHDRAW)
     def withdraw(self, reason: str) -> None:
         """The case's ground fell away (a revoked death): stop waiting; nothing unpaid is
-        paid."""
-        if self._progress.state != "PAID" and not self._withdrawal:
+        paid (a monthly case being paid stops)."""
+        paid_in_full = (
+            self._progress.state == "PAID" and self._progress.periods_paid >= self._case.units
+        )
+        if not paid_in_full and not self._withdrawal:
             self._withdrawal = reason or "withdrawn"
 
     @workflow.query

@@ -46,6 +46,8 @@ class CorrectionActivities:
 
     @activity.defn(name="withdraw_benefit_case")
     async def withdraw_benefit_case(self, withdrawal: CaseWithdrawal) -> str:
+        """A running case workflow is told (it withdraws an undecided case, or stops a monthly
+        case being paid); otherwise welfare withdraws or stops the case itself."""
         handle = self._client.get_workflow_handle(benefit_case_id(withdrawal.case_id))
         try:
             description = await handle.describe()
@@ -63,7 +65,10 @@ class CorrectionActivities:
         except ApplicationError as refused:
             if refused.type != "FAILED_PRECONDITION":
                 raise
-            # Decided or paid already: the record stays as it is.
+            # Decided, or paid in full already: the record stays as it is.
             current = await self._welfare.case(withdrawal.case_id)
             return f"left {current.state}"
+        if case.state == "STOPPED":
+            # A monthly case being paid: its remaining periods are not paid.
+            return f"stopped ({case.periods_paid} of {case.units} periods paid)"
         return f"withdrawn ({case.state})"

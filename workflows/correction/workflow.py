@@ -4,10 +4,12 @@ correction's own transaction); this workflow makes the other services agree:
 1. case status: the outcome DECEASED is retracted by a correction event (nothing is deleted:
    the death stays in the timeline, superseded). That status change alerts the wards through
    the status-change propagation, as every status change does.
-2. welfare: every benefit case the death workflow opened is withdrawn unless it was paid — the
-   case's own workflow is told (it withdraws an undecided case in welfare and pays nothing);
-   a case no workflow runs any more is withdrawn in welfare directly, and a decided one is left
-   as recorded (welfare refuses to pay it: the death no longer qualifies).
+2. welfare: every benefit case the death workflow opened is withdrawn unless it was paid, and
+   a monthly case being paid stops — the case's own workflow is told (it withdraws an
+   undecided case in welfare and pays nothing, or stops paying a monthly case: STOPPED in
+   welfare, the months paid stay recorded); a case no workflow runs any more is withdrawn or
+   stopped in welfare directly, and a decided one is left as recorded (welfare refuses to pay
+   it: the death no longer qualifies).
 """
 
 from __future__ import annotations

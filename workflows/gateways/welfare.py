@@ -40,7 +40,7 @@ class CaseView:
     program_code: str
     beneficiary_citizen_id: str
     subject_citizen_id: str
-    # OPEN, IN_REVIEW, APPROVED, REJECTED, PAID or WITHDRAWN.
+    # OPEN, IN_REVIEW, APPROVED, REJECTED, PAID, WITHDRAWN or STOPPED.
     state: str
     assignee: str
     opened_by: str
@@ -48,8 +48,9 @@ class CaseView:
     decided_by: str
     amount_vnd: int
     payment_reference: str
-    # Units of the entitlement (months for a monthly benefit).
+    # Payments the case makes: the months of a monthly benefit, 1 otherwise.
     units: int
+    periods_paid: int = 0
 
 
 def _case(case: wpb.BenefitCase) -> CaseView:
@@ -65,7 +66,8 @@ def _case(case: wpb.BenefitCase) -> CaseView:
         decided_by=case.decided_by,
         amount_vnd=case.amount_vnd,
         payment_reference=case.payment_reference,
-        units=case.assessment.entitlement.units,
+        units=case.payment_periods or 1,
+        periods_paid=case.periods_paid,
     )
 
 
@@ -144,12 +146,15 @@ class WelfareGateway:
         return _case(response.benefit_case)
 
     async def record_payment(
-        self, case_id: str, payment_reference: str, request_id: str
+        self, case_id: str, payment_reference: str, request_id: str, period: int = 1
     ) -> CaseView:
         try:
             response = await self._stub.RecordPayment(
                 pb.RecordPaymentRequest(
-                    request_id=request_id, case_id=case_id, payment_reference=payment_reference
+                    request_id=request_id,
+                    case_id=case_id,
+                    payment_reference=payment_reference,
+                    period=period,
                 )
             )
         except grpc.aio.AioRpcError as error:

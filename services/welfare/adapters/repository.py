@@ -11,7 +11,12 @@ from sqlalchemy import cast, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import UUID, distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from services.welfare.adapters.tables import benefit_cases, case_transitions, programs
+from services.welfare.adapters.tables import (
+    benefit_cases,
+    case_payments,
+    case_transitions,
+    programs,
+)
 from services.welfare.domain.model import (
     Actor,
     Assessment,
@@ -24,6 +29,7 @@ from services.welfare.domain.model import (
     ClauseResult,
     Entitlement,
     FactValue,
+    Payment,
     Program,
     Transition,
 )
@@ -32,6 +38,7 @@ from services.welfare.ports import CaseQuery
 p = programs.c
 b = benefit_cases.c
 t = case_transitions.c
+m = case_payments.c
 _INACTIVE = (int(CaseState.REJECTED), int(CaseState.WITHDRAWN))
 _AWAITING = (int(CaseState.OPEN), int(CaseState.IN_REVIEW))
 
@@ -116,7 +123,9 @@ def assessment_from_json(data: dict[str, Any]) -> Assessment:
     )
 
 
-def _case(row: Any, history: Sequence[Transition] = ()) -> BenefitCase:
+def _case(
+    row: Any, history: Sequence[Transition] = (), payments: Sequence[Payment] = ()
+) -> BenefitCase:
     return BenefitCase(
         case_id=row.case_id,
         program_code=row.program_code,
@@ -138,6 +147,19 @@ def _case(row: Any, history: Sequence[Transition] = ()) -> BenefitCase:
         updated_at=row.updated_at,
         history=tuple(history),
         version=row.version,
+        payment_periods=row.payment_periods,
+        periods_paid=row.periods_paid,
+        payments=tuple(payments),
+    )
+
+
+def _payment(row: Any) -> Payment:
+    return Payment(
+        row.period,
+        row.payment_reference,
+        row.amount_vnd,
+        row.recorded_at,
+        Actor(row.recorded_by_subject, row.recorded_by_agency),
     )
 
 
@@ -160,6 +182,7 @@ def _case_values(case: BenefitCase) -> dict[str, Any]:
         "payment_reference": case.payment_reference,
         "updated_at": case.updated_at,
         "version": case.version,
+        "periods_paid": case.periods_paid,
     }
 
 
@@ -198,6 +221,9 @@ class SqlWelfareRepository:
 
     async def lock_claims(self, program_code: str, subject_id: str) -> None:
         await self._lock(f"claims:{program_code}:{subject_id}")
+
+    async def lock_payment_reference(self, reference: str) -> None:
+        await self._lock("payment-reference:" + reference)
 
     async def add_program(self, program: Program) -> None:
         benefit = program.benefit
@@ -239,6 +265,20 @@ class SqlWelfareRepository:
             found[row.case_id].append(_transition(row))
         return found
 
+    async def _payments(self, case_id: str) -> list[Payment]:
+        rows = await self._conn.execute(
+            select(case_payments).where(m.case_id == case_id).order_by(m.period)
+        )
+        return [_payment(row) for row in rows]
+
+    async def payment_by_reference(self, reference: str) -> tuple[str, int] | None:
+        row = (
+            await self._conn.execute(
+                select(m.case_id, m.period).where(m.payment_reference == reference)
+            )
+        ).first()
+        return None if row is None else (row.case_id, row.period)
+
     async def active_case(
         self, program_code: str, beneficiary_id: str, subject_id: str
     ) -> BenefitCase | None:
@@ -254,7 +294,8 @@ class SqlWelfareRepository:
         ).first()
         if row is None:
             return None
-        return _case(row, (await self._history([row.case_id]))[row.case_id])
+        history = (await self._history([row.case_id]))[row.case_id]
+        return _case(row, history, await self._payments(row.case_id))
 
     async def add_case(self, case: BenefitCase) -> None:
         await self._conn.execute(
@@ -272,6 +313,7 @@ class SqlWelfareRepository:
                 amount_vnd=case.amount_vnd,
                 opened_at=case.opened_at,
                 due_at=case.due_at,
+                payment_periods=case.payment_periods,
                 **_case_values(case),
             )
         )
@@ -305,7 +347,7 @@ class SqlWelfareRepository:
         row = (await self._conn.execute(query)).first()
         if row is None:
             return None
-        return _case(row, (await self._history([case_id]))[case_id])
+        return _case(row, (await self._history([case_id]))[case_id], await self._payments(case_id))
 
     async def save_case(self, case: BenefitCase) -> None:
         await self._conn.execute(
@@ -317,6 +359,32 @@ class SqlWelfareRepository:
             )
         ).scalar_one()
         await self._add_transitions(case, stored)
+        await self._add_payments(case)
+
+    async def _add_payments(self, case: BenefitCase) -> None:
+        stored = (
+            await self._conn.execute(
+                select(func.count()).select_from(case_payments).where(m.case_id == case.case_id)
+            )
+        ).scalar_one()
+        new = case.payments[stored:]
+        if not new:
+            return
+        await self._conn.execute(
+            case_payments.insert(),
+            [
+                {
+                    "case_id": case.case_id,
+                    "period": paid.period,
+                    "payment_reference": paid.reference,
+                    "amount_vnd": paid.amount_vnd,
+                    "recorded_at": paid.recorded_at,
+                    "recorded_by_subject": paid.recorded_by.subject,
+                    "recorded_by_agency": paid.recorded_by.agency,
+                }
+                for paid in new
+            ],
+        )
 
     async def other_claims(self, program_code: str, subject_id: str, beneficiary_id: str) -> int:
         count = (

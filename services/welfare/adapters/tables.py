@@ -75,10 +75,17 @@ benefit_cases = Table(
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("due_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
-    # 1 when opened, +1 per transition: the source of the etag W/"<version>".
+    # 1 when opened, +1 per transition or payment: the source of the etag W/"<version>".
     Column("version", Integer, nullable=False),
+    # Payments the case makes (the months of a monthly benefit, else 1), and those recorded
+    # (kept here so that a queue row shows them without reading the payments).
+    Column("payment_periods", Integer, nullable=False),
+    Column("periods_paid", Integer, nullable=False),
+    CheckConstraint(
+        "periods_paid BETWEEN 0 AND payment_periods", name="benefit_cases_periods_paid"
+    ),
     # One active claim per program, beneficiary and subject: opening it twice finds the first.
-    # States 4 and 6 are REJECTED and WITHDRAWN.
+    # States 4 and 6 are REJECTED and WITHDRAWN (a STOPPED case, 7, was paid: still active).
     Index(
         "benefit_cases_active_claim",
         "program_code",
@@ -114,6 +121,27 @@ case_transitions = Table(
     Column("actor_agency", Text, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("reason", Text, nullable=False),
+)
+
+# Every payment of every case, one per period; never updated or deleted.
+case_payments = Table(
+    "case_payments",
+    metadata,
+    Column(
+        "case_id",
+        UUID(as_uuid=False),
+        ForeignKey("benefit_cases.case_id"),
+        primary_key=True,
+    ),
+    Column("period", Integer, primary_key=True),
+    Column("payment_reference", Text, nullable=False),
+    Column("amount_vnd", BigInteger, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by_subject", Text, nullable=False),
+    Column("recorded_by_agency", Text, nullable=False),
+    CheckConstraint("period >= 1", name="case_payments_period_positive"),
+    # One payment per reference in the paying system, whichever case it pays.
+    Index("case_payments_reference", "payment_reference", unique=True),
 )
 
 audit_log = audit_table(metadata)

@@ -21,6 +21,7 @@ from services.welfare.domain.model import (
     Clause,
     ClauseResult,
     Entitlement,
+    Payment,
     Program,
     Survivor,
     Transition,
@@ -172,11 +173,24 @@ def case_message(case: BenefitCase, *, full: bool = True) -> wpb.BenefitCase:
         due_time=timestamp_to_proto(case.due_at),
         update_time=timestamp_to_proto(case.updated_at),
         etag=case.etag,
+        payment_periods=case.payment_periods,
+        periods_paid=case.periods_paid,
     )
     if full:
         message.assessment.CopyFrom(assessment_message(case.assessment))
         message.history.extend(_transition(s) for s in case.history)
+        message.payments.extend(_payment(p) for p in case.payments)
     return message
+
+
+def _payment(payment: Payment) -> wpb.Payment:
+    return wpb.Payment(
+        period=payment.period,
+        payment_reference=payment.reference,
+        amount_vnd=payment.amount_vnd,
+        record_time=timestamp_to_proto(payment.recorded_at),
+        recorded_by=payment.recorded_by.subject,
+    )
 
 
 def opened_response(result: Opened) -> pb.OpenBenefitCaseResponse:

@@ -209,6 +209,7 @@ class WelfareServicer(pb_grpc.WelfareServiceServicer):
             current_identity(),
             request.case_id.strip(),
             request.payment_reference,
+            request.period,
             key,
             lambda c: pb.RecordPaymentResponse(
                 benefit_case=convert.case_message(c)

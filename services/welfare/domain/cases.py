@@ -1,9 +1,11 @@
-"""The benefit-case lifecycle: open → in review → approved → paid, or rejected / withdrawn.
+"""The benefit-case lifecycle: open → in review → approved → paid, or rejected / withdrawn;
+a monthly case is paid period by period and may be stopped with periods left.
 
-Every change returns a new case with the transition appended (who, when, why). A step the
-current state does not allow is a precondition failure, never a silent no-op, except where
-repeating a finished step is how a retrying caller learns it is done (the same payment
-reference recorded again).
+Every change returns a new case with the transition appended (who, when, why); a payment of a
+later period changes no state and is kept as its payment record. A step the current state
+does not allow is a precondition failure, never a silent no-op, except where repeating a
+finished step is how a retrying caller learns it is done (the same period recorded again
+under the same reference).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from services.kit.errors import (
     InvalidInput,
     PreconditionFailed,
 )
-from services.welfare.domain.model import Actor, BenefitCase, CaseState, Transition
+from services.welfare.domain.model import Actor, BenefitCase, CaseState, Payment, Transition
 
 MAX_REASON_LENGTH = 2000
 MAX_REFERENCE_LENGTH = 128
@@ -103,23 +105,72 @@ def require_reference(reference: str) -> str:
     return reference
 
 
-def already_paid(case: BenefitCase, reference: str) -> bool:
-    """True when this very payment is recorded; another payment of a paid case is refused."""
-    if case.state is not S.PAID:
-        return False
-    if case.payment_reference != reference:
-        raise PreconditionFailed("ALREADY_PAID", "the case was paid under another reference")
-    return True
+def require_period(period: int) -> int:
+    """The 1-based period a payment is for; 0 (unset) is the first."""
+    if period < 0:
+        raise InvalidInput([FieldViolation("period", "PERIOD_INVALID", "is 1 or more")])
+    return period or 1
 
 
-def pay(case: BenefitCase, reference: str, actor: Actor, now: dt.datetime) -> BenefitCase:
-    if case.state is not S.APPROVED:
+def already_paid(case: BenefitCase, period: int, reference: str) -> bool:
+    """True when this very payment (period and reference) is recorded; the period paid under
+    another reference, or the reference used for another period, is refused."""
+    for payment in case.payments:
+        if payment.period == period:
+            if payment.reference != reference:
+                raise PreconditionFailed(
+                    "ALREADY_PAID", f"period {period} was paid under another reference"
+                )
+            return True
+        if payment.reference == reference:
+            raise reference_in_use()
+    return False
+
+
+def reference_in_use() -> PreconditionFailed:
+    return PreconditionFailed(
+        "PAYMENT_REFERENCE_IN_USE", "the payment reference belongs to another payment"
+    )
+
+
+def check_payable(case: BenefitCase, period: int) -> None:
+    """Periods are paid in order, within the case's periods; the first needs an approved case,
+    the next a case being paid (not stopped)."""
+    if period > case.payment_periods:
+        raise PreconditionFailed(
+            "PERIOD_BEYOND_ENTITLEMENT",
+            f"the case pays {case.payment_periods} period(s); period {period} is beyond them",
+        )
+    if case.state not in (S.APPROVED, S.PAID):
         raise illegal(case, "paid (only approved cases are)")
-    return _move(case, S.PAID, actor, now, f"payment {reference}", payment_reference=reference)
+    if period != case.periods_paid + 1:
+        raise PreconditionFailed(
+            "PERIOD_OUT_OF_ORDER", f"period {case.periods_paid + 1} is the next to be paid"
+        )
+
+
+def pay(
+    case: BenefitCase, period: int, reference: str, actor: Actor, now: dt.datetime
+) -> BenefitCase:
+    check_payable(case, period)
+    payment = Payment(period, reference, case.period_amount_vnd, now, actor)
+    if case.state is S.APPROVED:
+        reason = f"payment {reference}"
+        if case.payment_periods > 1:
+            reason += f" (period 1 of {case.payment_periods})"
+        paid = _move(case, S.PAID, actor, now, reason, payment_reference=reference)
+    else:
+        # A later period: no state changes; the payment is its own record.
+        paid = replace(case, payment_reference=reference, updated_at=now, version=case.version + 1)
+    return replace(paid, periods_paid=period, payments=(*case.payments, payment))
 
 
 def withdraw(case: BenefitCase, reason: str, actor: Actor, now: dt.datetime) -> BenefitCase:
+    """An undecided case is withdrawn; a case being paid with periods left is stopped (the
+    periods paid stand). An approved case not paid yet, or one paid in full, stays as it is."""
     reason = require_reason(reason)
-    if not case.state.awaiting_decision:
-        raise illegal(case, "withdrawn")
-    return _move(case, S.WITHDRAWN, actor, now, reason)
+    if case.state.awaiting_decision:
+        return _move(case, S.WITHDRAWN, actor, now, reason)
+    if case.state is S.PAID and case.periods_left > 0:
+        return _move(case, S.STOPPED, actor, now, reason)
+    raise illegal(case, "withdrawn")

@@ -37,10 +37,13 @@ class CaseState(enum.IntEnum):
     REJECTED = 4
     PAID = 5
     WITHDRAWN = 6
+    # A recurring case whose remaining payments were stopped: the periods paid stand.
+    STOPPED = 7
 
     @property
     def active(self) -> bool:
-        """Still counts as this beneficiary's claim (not rejected or withdrawn)."""
+        """Still counts as this beneficiary's claim (not rejected or withdrawn): a stopped
+        case was paid, so its claim is not opened again."""
         return self not in (CaseState.REJECTED, CaseState.WITHDRAWN)
 
     @property
@@ -162,6 +165,25 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class Payment:
+    """One period's payment, recorded once and never changed."""
+
+    period: int
+    reference: str
+    amount_vnd: int
+    recorded_at: dt.datetime
+    recorded_by: Actor
+
+
+def payment_periods(kind: BenefitKind, entitlement: Entitlement | None) -> int:
+    """A monthly benefit is paid month by month; any other in one payment (a per-day
+    benefit's days are paid together)."""
+    if kind is BenefitKind.MONTHLY and entitlement is not None:
+        return max(entitlement.units, 1)
+    return 1
+
+
+@dataclass(frozen=True)
 class BenefitCase:
     case_id: str
     program_code: str
@@ -182,12 +204,27 @@ class BenefitCase:
     due_at: dt.datetime
     updated_at: dt.datetime
     history: tuple[Transition, ...] = ()
-    # 1 when opened, +1 per transition.
+    # 1 when opened, +1 per transition or payment.
     version: int = 1
+    # How many payments the case makes (``payment_periods``) and how many are recorded.
+    payment_periods: int = 1
+    periods_paid: int = 0
+    # Every payment by period; loaded with the case, not with a queue row.
+    payments: tuple[Payment, ...] = ()
 
     @property
     def etag(self) -> str:
         return f'W/"{self.version}"'
+
+    @property
+    def period_amount_vnd(self) -> int:
+        """What one period pays: the amount spread evenly over the periods (a monthly
+        entitlement is the amount per month times the months)."""
+        return self.amount_vnd // self.payment_periods
+
+    @property
+    def periods_left(self) -> int:
+        return self.payment_periods - self.periods_paid
 
     def overdue(self, now: dt.datetime) -> bool:
         return self.state.awaiting_decision and now > self.due_at

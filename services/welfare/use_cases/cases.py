@@ -1,10 +1,12 @@
-"""Benefit cases: opened with an assessment, assigned, decided by another officer, paid once
-after eligibility is checked again, or withdrawn.
+"""Benefit cases: opened with an assessment, assigned, decided by another officer, paid after
+eligibility is checked again (once, or a monthly case once per period), withdrawn, or a
+monthly case stopped with periods left.
 
 Every state change writes its transition, one ``welfare.benefit_case_changed.v1`` outbox row
-and an audit row in the same transaction. Each mutation is idempotent by request id, so a
-workflow can drive a case by deriving request ids from its own id and step; RecordPayment is
-also idempotent by payment reference.
+and an audit row in the same transaction; a later period's payment writes its payment row and
+an audit row. Each mutation is idempotent by request id, so a workflow can drive a case by
+deriving request ids from its own id and step; RecordPayment is also idempotent by period and
+payment reference.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from services.welfare.domain.model import (
     BenefitCase,
     CaseState,
     Transition,
+    payment_periods,
     vietnam_date,
 )
 from services.welfare.ports import ResultEncoder, UnitOfWork
@@ -152,7 +155,10 @@ async def open_case(
                     "NOT_ELIGIBLE",
                     "not eligible; clauses not satisfied: " + ", ".join(assessment.failed_clauses),
                 )
-            case = _new_case(program.review_days, assessment, claim.beneficiary, identity, now)
+            periods = payment_periods(program.benefit.kind, assessment.entitlement)
+            case = _new_case(
+                program.review_days, periods, assessment, claim.beneficiary, identity, now
+            )
             await uow.welfare.add_case(case)
             result = Opened(case, True)
             await uow.complete(key, encode(result))
@@ -170,6 +176,7 @@ async def open_case(
 
 def _new_case(
     review_days: int,
+    periods: int,
     assessment: Assessment,
     beneficiary: Person,
     identity: Identity,
@@ -197,6 +204,7 @@ def _new_case(
         due_at=now + dt.timedelta(days=review_days),
         updated_at=now,
         history=(Transition(None, CaseState.OPEN, who, now, "opened"),),
+        payment_periods=periods,
     )
 
 
@@ -308,38 +316,48 @@ async def record_payment(
     identity: Identity,
     case_id: str,
     reference: str,
+    period: int,
     key: IdempotencyKey,
     encode: ResultEncoder[BenefitCase],
 ) -> BenefitCase | StoredResponse:
-    """Pays an approved case once. Right before, the claim is assessed again with today's
-    facts under the case's program version (its validity period as of the case's own
-    assessment): a deceased or no longer eligible beneficiary blocks the payment."""
+    """Pays one period of an approved case (a one-time case has one). Right before, the claim
+    is assessed again with today's facts under the case's program version (its validity
+    period as of the case's own assessment): a deceased or no longer eligible beneficiary
+    blocks the payment."""
     _check_case_id(case_id)
     reference = lifecycle.require_reference(reference)
+    period = lifecycle.require_period(period)
     method = "RecordPayment"
     async with transaction(svc, identity, method, CASE, [case_id], key.request_id) as uow:
         replayed = await replay(uow, method, key, CASE, [case_id])
         if replayed is not None:
             return replayed
         case = await _case(uow, identity, case_id)
-        if not lifecycle.already_paid(case, reference):
-            if case.state is not CaseState.APPROVED:
-                raise lifecycle.illegal(case, "paid (only approved cases are)")
+        if not lifecycle.already_paid(case, period, reference):
+            lifecycle.check_payable(case, period)
             await _recheck(svc, uow, case)
             # Locked only now, after the registry and case status answered; a concurrent
-            # payment under the same reference may have been recorded meanwhile.
+            # payment of the same period may have been recorded meanwhile.
+            await uow.welfare.lock_payment_reference(reference)
             case = await _case(uow, identity, case_id, for_update=True)
-        if lifecycle.already_paid(case, reference):
+        if lifecycle.already_paid(case, period, reference):
             await uow.complete(key, encode(case))
             await uow.audit(
                 AuditEvent(method, CASE, resource_ids(case), "already_paid", key.request_id)
             )
             await uow.commit()
             return case
-        paid = lifecycle.pay(case, reference, actor(identity), svc.clock.now())
+        if await uow.welfare.payment_by_reference(reference) is not None:
+            raise lifecycle.reference_in_use()
+        paid = lifecycle.pay(case, period, reference, actor(identity), svc.clock.now())
         await uow.welfare.save_case(paid)
         await uow.complete(key, encode(paid))
-        await _record(uow, paid, method, key.request_id)
+        if paid.state is not case.state:
+            await _record(uow, paid, method, key.request_id)
+        else:
+            # A later period changes no state: no transition, no outbox row; its payment row
+            # is the record.
+            await uow.audit(AuditEvent(method, CASE, resource_ids(paid), "ok", key.request_id))
         await uow.commit()
         return paid
 

@@ -90,6 +90,11 @@ class _CaseStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_CaseState.V
     CASE_STATE_REJECTED: _CaseState.ValueType  # 4
     CASE_STATE_PAID: _CaseState.ValueType  # 5
     CASE_STATE_WITHDRAWN: _CaseState.ValueType  # 6
+    CASE_STATE_STOPPED: _CaseState.ValueType  # 7
+    """A recurring (monthly) case whose remaining payments were stopped after at least one was
+    paid (WithdrawBenefitCase on a case being paid): the periods paid stay recorded, no
+    further period is paid, and the claim stays taken (it is not opened again).
+    """
 
 class CaseState(_CaseState, metaclass=_CaseStateEnumTypeWrapper):
     """The state of a benefit case."""
@@ -101,6 +106,11 @@ CASE_STATE_APPROVED: CaseState.ValueType  # 3
 CASE_STATE_REJECTED: CaseState.ValueType  # 4
 CASE_STATE_PAID: CaseState.ValueType  # 5
 CASE_STATE_WITHDRAWN: CaseState.ValueType  # 6
+CASE_STATE_STOPPED: CaseState.ValueType  # 7
+"""A recurring (monthly) case whose remaining payments were stopped after at least one was
+paid (WithdrawBenefitCase on a case being paid): the periods paid stay recorded, no
+further period is paid, and the claim stays taken (it is not opened again).
+"""
 Global___CaseState: _TypeAlias = CaseState  # noqa: Y015
 
 class _SurvivorRelationship:
@@ -468,6 +478,46 @@ class Transition(_message.Message):
 Global___Transition: _TypeAlias = Transition  # noqa: Y015
 
 @_typing.final
+class Payment(_message.Message):
+    """One recorded payment of a benefit case: one per period, never changed or deleted."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_FIELD_NUMBER: _builtins.int
+    PAYMENT_REFERENCE_FIELD_NUMBER: _builtins.int
+    AMOUNT_VND_FIELD_NUMBER: _builtins.int
+    RECORD_TIME_FIELD_NUMBER: _builtins.int
+    RECORDED_BY_FIELD_NUMBER: _builtins.int
+    period: _builtins.int
+    """1-based: the n-th month of a monthly benefit; always 1 for a one-time or per-day one."""
+    payment_reference: _builtins.str
+    """The payment's reference in the paying system; unique across all payments."""
+    amount_vnd: _builtins.int
+    """VND paid for this period (a monthly benefit's amount per month; the whole amount
+    otherwise).
+    """
+    recorded_by: _builtins.str
+    """Who recorded it."""
+    @_builtins.property
+    def record_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        period: _builtins.int = ...,
+        payment_reference: _builtins.str = ...,
+        amount_vnd: _builtins.int = ...,
+        record_time: _timestamp_pb2.Timestamp | None = ...,
+        recorded_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["record_time", b"record_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_vnd", b"amount_vnd", "payment_reference", b"payment_reference", "period", b"period", "record_time", b"record_time", "recorded_by", b"recorded_by"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Payment: _TypeAlias = Payment  # noqa: Y015
+
+@_typing.final
 class BenefitCase(_message.Message):
     """A benefit case: one beneficiary, one program version, one subject."""
 
@@ -493,6 +543,9 @@ class BenefitCase(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    PAYMENTS_FIELD_NUMBER: _builtins.int
+    PAYMENT_PERIODS_FIELD_NUMBER: _builtins.int
+    PERIODS_PAID_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     program_code: _builtins.str
     program_version: _builtins.int
@@ -511,13 +564,19 @@ class BenefitCase(_message.Message):
     """Who approved or rejected it."""
     decision_reason: _builtins.str
     amount_vnd: _builtins.int
-    """The amount approved (the assessment's entitlement)."""
+    """The amount approved (the assessment's entitlement): for a monthly benefit, every month
+    together.
+    """
     payment_reference: _builtins.str
-    """Set once paid: the payment's reference (one payment per case)."""
+    """Set once paid: the reference of the latest payment (see `payments`)."""
     etag: _builtins.str
     """Changes with every transition (AIP-154); give it back on Assign, Decide and Withdraw to
     act only on the case as read.
     """
+    payment_periods: _builtins.int
+    """How many payments the case makes: the months of a monthly benefit, 1 otherwise."""
+    periods_paid: _builtins.int
+    """Periods paid so far (1 to `payment_periods`, in order)."""
     @_builtins.property
     def assessment(self) -> Global___Assessment:
         """The assessment made when the case was opened."""
@@ -533,6 +592,10 @@ class BenefitCase(_message.Message):
     @_builtins.property
     def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___Transition]:
         """Every state change, oldest first."""
+
+    @_builtins.property
+    def payments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Payment]:
+        """Every payment recorded, by period (GetBenefitCase and the mutations; not in queue rows)."""
 
     def __init__(
         self,
@@ -557,10 +620,13 @@ class BenefitCase(_message.Message):
         update_time: _timestamp_pb2.Timestamp | None = ...,
         history: _abc.Iterable[Global___Transition] | None = ...,
         etag: _builtins.str = ...,
+        payments: _abc.Iterable[Global___Payment] | None = ...,
+        payment_periods: _builtins.int = ...,
+        periods_paid: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["assessment", b"assessment", "due_time", b"due_time", "open_time", b"open_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_vnd", b"amount_vnd", "assessed_by", b"assessed_by", "assessment", b"assessment", "assignee", b"assignee", "beneficiary_citizen_id", b"beneficiary_citizen_id", "case_id", b"case_id", "decided_by", b"decided_by", "decision_reason", b"decision_reason", "due_time", b"due_time", "etag", b"etag", "history", b"history", "open_time", b"open_time", "opened_by", b"opened_by", "payment_reference", b"payment_reference", "program_code", b"program_code", "program_version", b"program_version", "state", b"state", "subject_citizen_id", b"subject_citizen_id", "update_time", b"update_time", "ward_code", b"ward_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_vnd", b"amount_vnd", "assessed_by", b"assessed_by", "assessment", b"assessment", "assignee", b"assignee", "beneficiary_citizen_id", b"beneficiary_citizen_id", "case_id", b"case_id", "decided_by", b"decided_by", "decision_reason", b"decision_reason", "due_time", b"due_time", "etag", b"etag", "history", b"history", "open_time", b"open_time", "opened_by", b"opened_by", "payment_periods", b"payment_periods", "payment_reference", b"payment_reference", "payments", b"payments", "periods_paid", b"periods_paid", "program_code", b"program_code", "program_version", b"program_version", "state", b"state", "subject_citizen_id", b"subject_citizen_id", "update_time", b"update_time", "ward_code", b"ward_code"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -539,12 +539,20 @@ class RecordPaymentRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     CASE_ID_FIELD_NUMBER: _builtins.int
     PAYMENT_REFERENCE_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Idempotency key (AIP-155)."""
     case_id: _builtins.str
     payment_reference: _builtins.str
-    """The payment's reference in the paying system: one payment per case. The same
-    reference again returns the paid case; a different one is FAILED_PRECONDITION.
+    """The payment's reference in the paying system, unique across payments. The same period
+    and reference again returns the case as paid; another reference for a period already
+    paid is FAILED_PRECONDITION / ALREADY_PAID, a reference another payment used is
+    FAILED_PRECONDITION / PAYMENT_REFERENCE_IN_USE.
+    """
+    period: _builtins.int
+    """The period paid, 1-based: the n-th month of a monthly case (0: 1, so a one-time case
+    needs none). Periods are paid in order; one past the case's `payment_periods` is
+    FAILED_PRECONDITION / PERIOD_BEYOND_ENTITLEMENT, one out of turn PERIOD_OUT_OF_ORDER.
     """
     def __init__(
         self,
@@ -552,10 +560,11 @@ class RecordPaymentRequest(_message.Message):
         request_id: _builtins.str = ...,
         case_id: _builtins.str = ...,
         payment_reference: _builtins.str = ...,
+        period: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "payment_reference", b"payment_reference", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "payment_reference", b"payment_reference", "period", b"period", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -592,6 +601,9 @@ class WithdrawBenefitCaseRequest(_message.Message):
     request_id: _builtins.str
     """Idempotency key (AIP-155)."""
     case_id: _builtins.str
+    """A case OPEN or IN_REVIEW (it becomes WITHDRAWN), or a monthly case PAID with periods
+    left (it becomes STOPPED).
+    """
     reason: _builtins.str
     """Required: why."""
     etag: _builtins.str

@@ -191,16 +191,18 @@ class WelfareServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RecordPayment(self, request, context):
-        """Records the payment of an approved case. Eligibility is checked again first: a
-        deceased or no longer eligible beneficiary blocks payment. The same payment reference
-        recorded twice is one payment.
+        """Records one period's payment of an approved case (a monthly case is paid once per
+        month, period by period). Eligibility is checked again first: a deceased or no longer
+        eligible beneficiary blocks payment. The same period and reference recorded twice is one
+        payment.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WithdrawBenefitCase(self, request, context):
-        """Withdraws a case that is not decided yet.
+        """Withdraws a case that is not decided yet, or stops the remaining payments of a monthly
+        case being paid (state STOPPED; the periods paid stay recorded).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

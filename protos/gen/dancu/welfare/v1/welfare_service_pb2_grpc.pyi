@@ -71,12 +71,15 @@ class WelfareServiceStub:
     opened the case nor the one who assessed it.
     """
     RecordPayment: _grpc.UnaryUnaryMultiCallable[_welfare_service_pb2.RecordPaymentRequest, _welfare_service_pb2.RecordPaymentResponse]
-    """Records the payment of an approved case. Eligibility is checked again first: a
-    deceased or no longer eligible beneficiary blocks payment. The same payment reference
-    recorded twice is one payment.
+    """Records one period's payment of an approved case (a monthly case is paid once per
+    month, period by period). Eligibility is checked again first: a deceased or no longer
+    eligible beneficiary blocks payment. The same period and reference recorded twice is one
+    payment.
     """
     WithdrawBenefitCase: _grpc.UnaryUnaryMultiCallable[_welfare_service_pb2.WithdrawBenefitCaseRequest, _welfare_service_pb2.WithdrawBenefitCaseResponse]
-    """Withdraws a case that is not decided yet."""
+    """Withdraws a case that is not decided yet, or stops the remaining payments of a monthly
+    case being paid (state STOPPED; the periods paid stay recorded).
+    """
 
 @_typing.type_check_only
 class WelfareServiceAsyncStub(WelfareServiceStub):
@@ -121,12 +124,15 @@ class WelfareServiceAsyncStub(WelfareServiceStub):
     opened the case nor the one who assessed it.
     """
     RecordPayment: _aio.UnaryUnaryMultiCallable[_welfare_service_pb2.RecordPaymentRequest, _welfare_service_pb2.RecordPaymentResponse]  # type: ignore[assignment]
-    """Records the payment of an approved case. Eligibility is checked again first: a
-    deceased or no longer eligible beneficiary blocks payment. The same payment reference
-    recorded twice is one payment.
+    """Records one period's payment of an approved case (a monthly case is paid once per
+    month, period by period). Eligibility is checked again first: a deceased or no longer
+    eligible beneficiary blocks payment. The same period and reference recorded twice is one
+    payment.
     """
     WithdrawBenefitCase: _aio.UnaryUnaryMultiCallable[_welfare_service_pb2.WithdrawBenefitCaseRequest, _welfare_service_pb2.WithdrawBenefitCaseResponse]  # type: ignore[assignment]
-    """Withdraws a case that is not decided yet."""
+    """Withdraws a case that is not decided yet, or stops the remaining payments of a monthly
+    case being paid (state STOPPED; the periods paid stay recorded).
+    """
 
 class WelfareServiceServicer(metaclass=_abc_1.ABCMeta):
     """Support programs as data, explained eligibility, and benefit cases handled by welfare
@@ -234,9 +240,10 @@ class WelfareServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _welfare_service_pb2.RecordPaymentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_welfare_service_pb2.RecordPaymentResponse, _abc.Awaitable[_welfare_service_pb2.RecordPaymentResponse]]:
-        """Records the payment of an approved case. Eligibility is checked again first: a
-        deceased or no longer eligible beneficiary blocks payment. The same payment reference
-        recorded twice is one payment.
+        """Records one period's payment of an approved case (a monthly case is paid once per
+        month, period by period). Eligibility is checked again first: a deceased or no longer
+        eligible beneficiary blocks payment. The same period and reference recorded twice is one
+        payment.
         """
 
     @_abc_1.abstractmethod
@@ -245,6 +252,8 @@ class WelfareServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _welfare_service_pb2.WithdrawBenefitCaseRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_welfare_service_pb2.WithdrawBenefitCaseResponse, _abc.Awaitable[_welfare_service_pb2.WithdrawBenefitCaseResponse]]:
-        """Withdraws a case that is not decided yet."""
+        """Withdraws a case that is not decided yet, or stops the remaining payments of a monthly
+        case being paid (state STOPPED; the periods paid stay recorded).
+        """
 
 def add_WelfareServiceServicer_to_server(servicer: WelfareServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
