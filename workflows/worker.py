@@ -32,12 +32,21 @@ from workflows.gateways.registry import RegistryGateway
 from workflows.gateways.welfare import WelfareGateway
 from workflows.isolation.activities import IsolationActivities
 from workflows.isolation.workflow import IsolationFollowUp
+from workflows.list_import.activities import ListImportActivities
+from workflows.list_import.workflow import ListImport
 from workflows.propagation.activities import PropagationActivities
 from workflows.propagation.workflow import StatusChangePropagation
 
 logger = logging.getLogger("workflows")
 
-WORKFLOWS = [StatusChangePropagation, IsolationFollowUp, CovidDeath, BenefitCase, DeathCorrection]
+WORKFLOWS = [
+    StatusChangePropagation,
+    IsolationFollowUp,
+    CovidDeath,
+    BenefitCase,
+    DeathCorrection,
+    ListImport,
+]
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,7 @@ def build_worker(
     death = DeathActivities(gateways.registry, gateways.case_status, gateways.welfare, gateways.sla)
     benefit = BenefitCaseActivities(gateways.welfare)
     correction = CorrectionActivities(gateways.case_status, gateways.welfare, client)
+    list_import = ListImportActivities(gateways.case_status)
     return Worker(
         client,
         task_queue=task_queue,
@@ -109,6 +119,8 @@ def build_worker(
             correction.retract_deceased,
             correction.benefit_cases_of_death,
             correction.withdraw_benefit_case,
+            list_import.apply_import_chunk,
+            list_import.complete_import,
         ],
     )
 
