@@ -32,6 +32,8 @@ from google.type.date_pb2 import Date
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from services.cli import devenv
 from services.kit.channels import open_channel, retry_service_config
@@ -538,12 +540,17 @@ async def _through_workflow(
     result = asyncio.ensure_future(started.handle.result())
     try:
         while not result.done():
-            now: ImportProgress = await starter.progress(started.handle)
-            bar.update(
-                applying,
-                completed=now.rows_done,
-                description=f"{now.step}: chunk {now.chunks_done} of {now.chunks_total}",
-            )
+            try:
+                now: ImportProgress = await starter.progress(started.handle)
+            except (RPCError, WorkflowQueryFailedError):
+                # No worker has answered yet: the workflow waits for one, and so does this.
+                bar.update(applying, description="waiting for a worker")
+            else:
+                bar.update(
+                    applying,
+                    completed=now.rows_done,
+                    description=f"{now.step}: chunk {now.chunks_done} of {now.chunks_total}",
+                )
             await asyncio.wait([result], timeout=PROGRESS_POLL_SECONDS)
         imported = result.result()
     finally:
@@ -603,7 +610,10 @@ async def run(options: Options) -> int:
     channel = open_channel(
         options.server,
         token=lambda: token,
-        service_config=retry_service_config(SERVICE, ["ListImportResults"]),
+        # Staging is idempotent (by the request id, by the chunk): safe to send again.
+        service_config=retry_service_config(
+            SERVICE, ["ListImportResults", "StageImport", "StageImportRows"]
+        ),
     )
     try:
         stub: CaseStatusServiceAsyncStub = pb_grpc.CaseStatusServiceStub(channel)

@@ -2,7 +2,8 @@
 worker's workflow and activities on the Temporal test server. A list of three thousand rows
 staged in chunks of a hundred gives, row for row, the outcomes the same list streamed in one
 call gives; the progress query follows the chunks; ``dancu import-list --workflow`` prints the
-summary and the report as the streamed import does."""
+summary and the report as the streamed import does, and refuses while another import of the
+same list runs."""
 
 from __future__ import annotations
 
@@ -281,3 +282,37 @@ async def test_import_list_with_workflow_refused_exits_1(
     assert await import_list.run(_options(argv)) == 1
 
     assert "PERMISSION_DENIED" in capsys.readouterr().err
+
+
+async def test_import_list_with_workflow_refuses_while_another_import_of_the_list_runs(
+    time_skipping: WorkflowEnvironment,
+    token_issuer: TokenIssuer,
+    case_status_server: Server,
+    cdc: CaseStatusServiceAsyncStub,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    head = header(CLI_WARD)
+    running = await stage(cdc, head, [], 1)
+    queue = f"list-import-idle-{uuid.uuid4().hex}"
+    # No worker polls this queue: the first import of the list stays running.
+    await start_import(
+        time_skipping.client, ListToImport(running.import_id, CLI_WARD, head.list_id, 0, 0), queue
+    )
+    listing = tmp_path / "list.csv"
+    listing.write_text(",".join(import_list.COLUMNS) + "\n", encoding="utf-8")
+    token_file = tmp_path / "cdc.jwt"
+    token_file.write_text(token_issuer.issue(CDC))
+    argv = [
+        str(listing),
+        *("--ward", CLI_WARD, "--list-id", head.list_id, "--date", today().isoformat()),
+        *("--server", f"127.0.0.1:{case_status_server.port}", "--token-file", str(token_file)),
+        *("--workflow", "--temporal", time_skipping.client.service_client.config.target_host),
+        *("--task-queue", queue),
+    ]
+
+    assert await import_list.run(_options(argv)) == 1
+
+    assert f"being imported already (import {running.import_id})" in capsys.readouterr().err

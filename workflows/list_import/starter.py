@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from temporalio.client import Client, WorkflowHandle
@@ -15,6 +16,9 @@ from workflows.list_import.models import (
     ListToImport,
     workflow_id,
 )
+
+# A query is answered by a worker: without one it fails after this, instead of waiting.
+QUERY_TIMEOUT = dt.timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -37,10 +41,17 @@ async def start_import(client: Client, staged: ListToImport, task_queue: str) ->
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         result_type=ListImported,
     )
-    running = await progress(handle)
-    return Started(handle, running.import_id)
+    # The import the workflow was started with is its input, in its first event: read from the
+    # history, it needs no worker to answer (a query does).
+    async for event in handle.fetch_history_events():
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        [running] = await client.data_converter.decode(payloads, [ListToImport])
+        return Started(handle, running.import_id)
+    raise RuntimeError(f"workflow {handle.id} has no history")
 
 
 async def progress(handle: WorkflowHandle[object, ListImported]) -> ImportProgress:
-    result: ImportProgress = await handle.query(PROGRESS, result_type=ImportProgress)
+    result: ImportProgress = await handle.query(
+        PROGRESS, result_type=ImportProgress, rpc_timeout=QUERY_TIMEOUT
+    )
     return result
