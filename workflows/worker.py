@@ -32,6 +32,8 @@ from workflows.gateways.registry import RegistryGateway
 from workflows.gateways.welfare import WelfareGateway
 from workflows.isolation.activities import IsolationActivities
 from workflows.isolation.workflow import IsolationFollowUp
+from workflows.list_import.activities import ListImportActivities
+from workflows.list_import.workflow import ListImport
 from workflows.propagation.activities import PropagationActivities
 from workflows.propagation.workflow import StatusChangePropagation
 from workflows.residence.activities import ResidenceActivities
@@ -46,6 +48,7 @@ WORKFLOWS = [
     BenefitCase,
     DeathCorrection,
     ResidenceChangePropagation,
+    ListImport,
 ]
 
 
@@ -94,6 +97,7 @@ def build_worker(
     benefit = BenefitCaseActivities(gateways.welfare)
     correction = CorrectionActivities(gateways.case_status, gateways.welfare, client)
     residence = ResidenceActivities(gateways.case_status, gateways.alerts)
+    list_import = ListImportActivities(gateways.case_status)
     return Worker(
         client,
         task_queue=task_queue,
@@ -121,6 +125,8 @@ def build_worker(
             correction.withdraw_benefit_case,
             residence.refresh_case_residence,
             residence.redirect_alerts,
+            list_import.apply_import_chunk,
+            list_import.complete_import,
         ],
     )
 

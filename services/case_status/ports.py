@@ -9,10 +9,16 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from services.case_status.domain.imports import (
+    ChunkCounts,
     ImportRecord,
+    ImportSummary,
     RowCandidate,
     RowOutcome,
+    RowTally,
+    StagedChunk,
+    Staging,
     StoredRow,
+    SubmittedRow,
 )
 from services.case_status.domain.model import (
     Actor,
@@ -275,6 +281,37 @@ class CaseRepository(Protocol):
         ...
 
     async def save_row_result(self, import_id: str, stored: StoredRow) -> None: ...
+
+    async def import_record_for_update(self, import_id: str) -> ImportRecord | None:
+        """The import, its row locked until the transaction ends."""
+        ...
+
+    async def add_chunk(
+        self, import_id: str, chunk: StagedChunk, rows: Sequence[SubmittedRow]
+    ) -> None: ...
+
+    async def staging(self, import_id: str) -> Staging:
+        """The import's staged chunks (their row numbers and state, not their rows)."""
+        ...
+
+    async def chunk_rows_for_update(
+        self, import_id: str, chunk_number: int
+    ) -> tuple[StagedChunk, Sequence[SubmittedRow]] | None:
+        """A staged chunk and its rows (none once applied), locked until the transaction
+        ends: one chunk is applied by one transaction at a time."""
+        ...
+
+    async def add_import_rows(self, import_id: str, rows: Sequence[StoredRow]) -> None: ...
+
+    async def save_chunk_applied(
+        self, import_id: str, chunk_number: int, counts: ChunkCounts
+    ) -> None:
+        """Records the chunk's counts and drops its staged rows (their results hold them)."""
+        ...
+
+    async def import_tallies(self, import_id: str) -> Sequence[RowTally]: ...
+
+    async def save_import_complete(self, import_id: str, summary: ImportSummary) -> None: ...
 
 
 class UnitOfWork(Transaction, Protocol):

@@ -1,4 +1,6 @@
-"""``dancu import-list``: stream a health agency's daily CSV list to ImportCaseList.
+"""``dancu import-list``: stream a health agency's daily CSV list to ImportCaseList, or, with
+``--workflow``, stage it in chunks (StageImport, StageImportRows) and have the ListImport
+workflow apply them, following its progress.
 
 Every CSV row gets a result. A row whose value cannot be put in the request (a date that is
 not YYYY-MM-DD, an unknown classification, care setting or condition, too many fields) is
@@ -14,6 +16,8 @@ import asyncio
 import csv
 import datetime as dt
 import hashlib
+import math
+import os
 import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,9 +32,15 @@ from google.type.date_pb2 import Date
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from services.cli import devenv
 from services.kit.channels import open_channel, retry_service_config
+from services.kit.temporal import DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, connect
+from workflows.list_import import starter
+from workflows.list_import.models import ImportProgress, ListToImport
+from workflows.list_import.models import ImportSummary as WorkflowSummary
 
 if TYPE_CHECKING:
     from dancu.case_status.v1.case_status_service_pb2_grpc import CaseStatusServiceAsyncStub
@@ -49,6 +59,13 @@ COLUMNS = (
     "condition",
 )
 ROWS_PER_MESSAGE = 1_000
+# --workflow: rows per staged chunk (one activity each); case status takes 1 to 5,000 rows a
+# chunk and at most 500 chunks, so a larger list gets larger chunks.
+DEFAULT_CHUNK_SIZE = 1_000
+MAX_CHUNK_SIZE = 5_000
+MAX_CHUNKS = 500
+PROGRESS_POLL_SECONDS = 0.5
+DEFAULT_TEMPORAL = "127.0.0.1:7233"
 RESULTS_PAGE_SIZE = 5_000
 SHOWN_PROBLEM_ROWS = 20
 STREAM_TIMEOUT_SECONDS = 600.0
@@ -102,6 +119,12 @@ class Options:
     persona: str = DEFAULT_PERSONA
     request_id: str | None = None
     report: Path | None = None
+    # Staged in chunks and applied by the ListImport workflow on Temporal.
+    workflow: bool = False
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    temporal: str = DEFAULT_TEMPORAL
+    namespace: str = DEFAULT_NAMESPACE
+    task_queue: str = DEFAULT_TASK_QUEUE
 
 
 @dataclass(frozen=True)
@@ -183,6 +206,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "content, so running the same file again replays the first import",
     )
     parser.add_argument("--report", type=Path, help="write every row's result to this CSV")
+    parser.add_argument(
+        "--workflow",
+        action="store_true",
+        help="stage the list in chunks and let the ListImport workflow apply them (for lists "
+        "of tens of thousands of rows: survives a worker restart, shows progress)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=_chunk_size,
+        default=DEFAULT_CHUNK_SIZE,
+        help=f"rows per chunk with --workflow (1 to {MAX_CHUNK_SIZE})",
+    )
+    parser.add_argument(
+        "--temporal",
+        default=os.environ.get("DANCU_TEMPORAL_ADDRESS", DEFAULT_TEMPORAL),
+        help="the Temporal frontend, with --workflow",
+    )
+    parser.add_argument(
+        "--namespace", default=os.environ.get("DANCU_TEMPORAL_NAMESPACE", DEFAULT_NAMESPACE)
+    )
+    parser.add_argument(
+        "--task-queue", default=os.environ.get("DANCU_TEMPORAL_TASK_QUEUE", DEFAULT_TASK_QUEUE)
+    )
+
+
+def _chunk_size(value: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if not 1 <= size <= MAX_CHUNK_SIZE:
+        raise argparse.ArgumentTypeError(f"a chunk holds 1 to {MAX_CHUNK_SIZE} rows")
+    return size
+
+
+def plan_chunks(rows: int, chunk_size: int) -> list[range]:
+    """The positions (0-based) of each chunk's rows: ``chunk_size`` a chunk, or more when the
+    list would otherwise need more than MAX_CHUNKS chunks."""
+    size = max(chunk_size, math.ceil(rows / MAX_CHUNKS))
+    return [range(start, min(start + size, rows)) for start in range(0, rows, size)]
 
 
 def options_from(args: argparse.Namespace) -> Options:
@@ -196,6 +259,11 @@ def options_from(args: argparse.Namespace) -> Options:
         persona=args.persona,
         request_id=args.request_id,
         report=args.report,
+        workflow=args.workflow,
+        chunk_size=args.chunk_size,
+        temporal=args.temporal,
+        namespace=args.namespace,
+        task_queue=args.task_queue,
     )
 
 
@@ -427,6 +495,86 @@ def write_report(path: Path, lines: list[ResultLine]) -> None:
             )
 
 
+class ImportRefused(Exception):
+    """The workflow could not take the list (another import of it runs), or case status
+    refused a step of it for good."""
+
+
+async def _through_workflow(
+    stub: CaseStatusServiceAsyncStub,
+    options: Options,
+    header: pb.ImportHeader,
+    rows: list[pb.ImportRow],
+    bar: Progress,
+) -> pb.ImportSummary:
+    """Stages the rows chunk by chunk (a re-run with the same request id finds the import and
+    its chunks staged already), starts or joins the list's workflow and follows its progress;
+    the summary it ends with."""
+    chunks = plan_chunks(len(rows), options.chunk_size)
+    staged = await stub.StageImport(
+        pb.StageImportRequest(header=header, rows=len(rows), chunks=len(chunks))
+    )
+    task = bar.add_task("staging rows", total=len(rows))
+    for number, positions in enumerate(chunks):
+        await stub.StageImportRows(
+            pb.StageImportRowsRequest(
+                import_id=staged.import_id,
+                chunk_number=number,
+                rows=[rows[i] for i in positions],
+            )
+        )
+        bar.advance(task, len(positions))
+    bar.update(task, visible=False)
+    client = await connect(options.temporal, options.namespace)
+    started = await starter.start_import(
+        client,
+        ListToImport(staged.import_id, header.ward_code, header.list_id, len(chunks), len(rows)),
+        options.task_queue,
+    )
+    if started.import_id != staged.import_id:
+        raise ImportRefused(
+            f"list {header.list_id} of ward {header.ward_code} is being imported already "
+            f"(import {started.import_id}); run again once it is done"
+        )
+    applying = bar.add_task("applying chunks", total=len(rows))
+    result = asyncio.ensure_future(started.handle.result())
+    try:
+        while not result.done():
+            try:
+                now: ImportProgress = await starter.progress(started.handle)
+            except (RPCError, WorkflowQueryFailedError):
+                # No worker has answered yet: the workflow waits for one, and so does this.
+                bar.update(applying, description="waiting for a worker")
+            else:
+                bar.update(
+                    applying,
+                    completed=now.rows_done,
+                    description=f"{now.step}: chunk {now.chunks_done} of {now.chunks_total}",
+                )
+            await asyncio.wait([result], timeout=PROGRESS_POLL_SECONDS)
+        imported = result.result()
+    finally:
+        result.cancel()
+    if imported.summary is None:
+        raise ImportRefused(imported.reason or imported.outcome)
+    return _summary_message(imported.summary)
+
+
+def _summary_message(summary: WorkflowSummary) -> pb.ImportSummary:
+    return pb.ImportSummary(
+        import_id=summary.import_id,
+        list_id=summary.list_id,
+        rows=summary.rows,
+        applied=summary.applied,
+        unchanged=summary.unchanged,
+        needs_review=summary.needs_review,
+        rejected=summary.rejected,
+        new_residents=summary.new_residents,
+        changed_residents=summary.changed_residents,
+        dropped_residents=summary.dropped_residents,
+    )
+
+
 def _refusal(error: grpc.aio.AioRpcError) -> str:
     code = error.code()
     name = code.name if code is not None else "UNKNOWN"
@@ -462,7 +610,10 @@ async def run(options: Options) -> int:
     channel = open_channel(
         options.server,
         token=lambda: token,
-        service_config=retry_service_config(SERVICE, ["ListImportResults"]),
+        # Staging is idempotent (by the request id, by the chunk): safe to send again.
+        service_config=retry_service_config(
+            SERVICE, ["ListImportResults", "StageImport", "StageImportRows"]
+        ),
     )
     try:
         stub: CaseStatusServiceAsyncStub = pb_grpc.CaseStatusServiceStub(channel)
@@ -473,13 +624,16 @@ async def run(options: Options) -> int:
             TimeElapsedColumn(),
             console=out,
             transient=True,
-        ) as progress:
-            response = await stub.ImportCaseList(
-                _messages(header, parsed.rows, progress),
-                metadata=[("authorization", f"Bearer {token}")],
-                timeout=STREAM_TIMEOUT_SECONDS,
-            )
-        summary = response.summary
+        ) as bar:
+            if options.workflow:
+                summary = await _through_workflow(stub, options, header, parsed.rows, bar)
+            else:
+                response = await stub.ImportCaseList(
+                    _messages(header, parsed.rows, bar),
+                    metadata=[("authorization", f"Bearer {token}")],
+                    timeout=STREAM_TIMEOUT_SECONDS,
+                )
+                summary = response.summary
         problems = sorted(
             [
                 *await _results(
@@ -500,6 +654,13 @@ async def run(options: Options) -> int:
             )
     except grpc.aio.AioRpcError as error:
         err.print(f"[red]{_refusal(error)}[/red]", highlight=False)
+        return 1
+    except ImportRefused as refused:
+        err.print(f"[red]import failed: {refused}[/red]", highlight=False)
+        return 1
+    except RuntimeError as error:
+        # Temporal unreachable: the SDK's connection error names the address.
+        err.print(f"[red]import failed: {error}[/red]", highlight=False)
         return 1
     finally:
         await channel.close()

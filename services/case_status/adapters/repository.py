@@ -16,17 +16,23 @@ from services.case_status.adapters.listing_queries import CaseListingQueries
 from services.case_status.adapters.tables import (
     case_residents,
     exposure_links,
+    import_chunks,
     import_rows,
     imports,
     status_events,
     zones,
 )
 from services.case_status.domain.imports import (
+    ChunkCounts,
     ImportRecord,
+    ImportState,
     ImportSummary,
     RowCandidate,
     RowOutcome,
     RowResult,
+    RowTally,
+    StagedChunk,
+    Staging,
     StoredRow,
     SubmittedRow,
     care_of,
@@ -51,6 +57,8 @@ from services.kit.db import array_parameter, copy_rows, unnested
 e = status_events.c
 im = imports.c
 ir = import_rows.c
+ic = import_chunks.c
+_CHUNK_COUNTS = ("applied", "unchanged", "needs_review", "rejected")
 _SUMMARY_COUNTS = (
     "rows",
     "applied",
@@ -269,9 +277,16 @@ class SqlCaseRepository(CaseListingQueries):
                 ward_code=record.ward_code,
                 created_at=record.created_at,
                 **{name: getattr(summary, name) for name in _SUMMARY_COUNTS},
+                state=int(record.state),
+                chunks=record.chunks,
+                staged_by_subject=record.staged_by,
+                staged_wards=list(record.staged_wards),
             )
         )
-        values = [_row_values(record.import_id, stored) for stored in rows]
+        await self.add_import_rows(record.import_id, rows)
+
+    async def add_import_rows(self, import_id: str, rows: Sequence[StoredRow]) -> None:
+        values = [_row_values(import_id, stored) for stored in rows]
         # COPY takes JSON wrapped (an INSERT through SQLAlchemy knows the column's type).
         await copy_rows(
             self._conn, import_rows, [{**v, "candidates": Jsonb(v["candidates"])} for v in values]
@@ -279,21 +294,84 @@ class SqlCaseRepository(CaseListingQueries):
 
     async def import_record(self, import_id: str) -> ImportRecord | None:
         row = (await self._conn.execute(select(imports).where(im.import_id == import_id))).first()
+        return None if row is None else _import_record(row)
+
+    async def import_record_for_update(self, import_id: str) -> ImportRecord | None:
+        row = (
+            await self._conn.execute(
+                select(imports).where(im.import_id == import_id).with_for_update()
+            )
+        ).first()
+        return None if row is None else _import_record(row)
+
+    async def add_chunk(
+        self, import_id: str, chunk: StagedChunk, rows: Sequence[SubmittedRow]
+    ) -> None:
+        await self._conn.execute(
+            import_chunks.insert().values(
+                import_id=import_id,
+                chunk_number=chunk.chunk_number,
+                row_numbers=list(chunk.row_numbers),
+                rows=[_submitted_json(row) for row in rows],
+                fingerprint=chunk.fingerprint,
+            )
+        )
+
+    async def staging(self, import_id: str) -> Staging:
+        rows = await self._conn.execute(
+            select(
+                ic.chunk_number,
+                ic.row_numbers,
+                ic.fingerprint,
+                ic.applied_at,
+                *(ic[name] for name in _CHUNK_COUNTS),
+            )
+            .where(ic.import_id == import_id)
+            .order_by(ic.chunk_number)
+        )
+        return Staging(tuple(_staged_chunk(r) for r in rows))
+
+    async def chunk_rows_for_update(
+        self, import_id: str, chunk_number: int
+    ) -> tuple[StagedChunk, Sequence[SubmittedRow]] | None:
+        row = (
+            await self._conn.execute(
+                select(import_chunks)
+                .where(ic.import_id == import_id, ic.chunk_number == chunk_number)
+                .with_for_update()
+            )
+        ).first()
         if row is None:
             return None
-        return ImportRecord(
-            import_id=row.import_id,
-            agency=row.agency,
-            request_id=row.request_id,
-            list_id=row.list_id,
-            ward_code=row.ward_code,
-            list_date=row.list_date,
-            created_at=row.created_at,
-            summary=ImportSummary(
-                row.import_id,
-                row.list_id,
-                **{name: getattr(row, name) for name in _SUMMARY_COUNTS},
-            ),
+        return _staged_chunk(row), [_submitted_from_json(v) for v in row.rows or ()]
+
+    async def save_chunk_applied(
+        self, import_id: str, chunk_number: int, counts: ChunkCounts
+    ) -> None:
+        await self._conn.execute(
+            import_chunks.update()
+            .where(ic.import_id == import_id, ic.chunk_number == chunk_number)
+            .values(
+                rows=None,
+                applied_at=func.now(),
+                **{name: getattr(counts, name) for name in _CHUNK_COUNTS},
+            )
+        )
+
+    async def import_tallies(self, import_id: str) -> Sequence[RowTally]:
+        rows = await self._conn.execute(
+            select(ir.outcome, ir.row_key, ir.row_signature).where(ir.import_id == import_id)
+        )
+        return [RowTally(RowOutcome(r.outcome), r.row_key, r.row_signature) for r in rows]
+
+    async def save_import_complete(self, import_id: str, summary: ImportSummary) -> None:
+        await self._conn.execute(
+            imports.update()
+            .where(im.import_id == import_id)
+            .values(
+                state=int(ImportState.COMPLETE),
+                **{name: getattr(summary, name) for name in _SUMMARY_COUNTS},
+            )
         )
 
     async def previous_import_rows(self, record: ImportRecord) -> dict[str, str] | None:
@@ -303,6 +381,7 @@ class SqlCaseRepository(CaseListingQueries):
                 .where(
                     im.ward_code == record.ward_code,
                     im.import_id != record.import_id,
+                    im.state == int(ImportState.COMPLETE),
                     or_(
                         im.list_date < record.list_date,
                         (im.list_date == record.list_date) & (im.created_at < record.created_at),
@@ -428,6 +507,75 @@ def _row_values(import_id: str, stored: StoredRow) -> dict[str, Any]:
         "row_key": stored.row_key,
         "row_signature": stored.row_signature,
     }
+
+
+def _import_record(row: Any) -> ImportRecord:
+    return ImportRecord(
+        import_id=row.import_id,
+        agency=row.agency,
+        request_id=row.request_id,
+        list_id=row.list_id,
+        ward_code=row.ward_code,
+        list_date=row.list_date,
+        created_at=row.created_at,
+        summary=ImportSummary(
+            row.import_id,
+            row.list_id,
+            **{name: getattr(row, name) for name in _SUMMARY_COUNTS},
+        ),
+        state=ImportState(row.state),
+        chunks=row.chunks,
+        staged_by=row.staged_by_subject,
+        staged_wards=tuple(row.staged_wards),
+    )
+
+
+def _staged_chunk(row: Any) -> StagedChunk:
+    applied = None
+    if row.applied_at is not None:
+        counts = {name: getattr(row, name) for name in _CHUNK_COUNTS}
+        applied = ChunkCounts(rows=len(row.row_numbers), **counts)
+    return StagedChunk(row.chunk_number, tuple(row.row_numbers), row.fingerprint, applied)
+
+
+def _submitted_json(row: SubmittedRow) -> dict[str, Any]:
+    """A staged row as sent (the API read it already: enums as numbers, dates ISO)."""
+    return {
+        "row_number": row.row_number,
+        "citizen_id": row.citizen_id,
+        "full_name": row.full_name,
+        "birth_date": row.birth_date.isoformat() if row.birth_date else None,
+        "ward_code": row.ward_code,
+        "street": row.street,
+        "classification": int(row.classification) if row.classification else None,
+        "effective_date": row.effective_date.isoformat() if row.effective_date else None,
+        "care": [int(row.care.setting), row.care.ward_code, row.care.facility]
+        if row.care
+        else None,
+        "condition": int(row.condition) if row.condition else None,
+        "unreadable": row.unreadable,
+    }
+
+
+def _submitted_from_json(value: dict[str, Any]) -> SubmittedRow:
+    def day(key: str) -> dt.date | None:
+        found = value.get(key)
+        return dt.date.fromisoformat(found) if found else None
+
+    care = value.get("care")
+    return SubmittedRow(
+        row_number=value["row_number"],
+        citizen_id=value["citizen_id"],
+        full_name=value["full_name"],
+        birth_date=day("birth_date"),
+        ward_code=value["ward_code"],
+        street=value["street"],
+        classification=_optional(Classification, value.get("classification")),
+        effective_date=day("effective_date"),
+        care=Care(CareSetting(care[0]), care[1], care[2]) if care else None,
+        condition=_optional(HealthCondition, value.get("condition")),
+        unreadable=value.get("unreadable") or "",
+    )
 
 
 def _stored_row(r: Any) -> StoredRow:

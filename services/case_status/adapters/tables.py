@@ -178,6 +178,38 @@ imports = Table(
     Column("dropped_residents", Integer, nullable=False),
     # The previous list of a ward: the latest one before (list_date, created_at).
     Index("imports_ward", "ward_code", "list_date", "created_at"),
+    # ImportState: 1 staged (chunks arriving or being applied), 2 complete. Only complete
+    # imports are a ward's previous list; the counts above are zero until then.
+    Column("state", SmallInteger, nullable=False, server_default=text("2")),
+    # Staged imports: the number of chunks, and who staged the list (subject and wards; the
+    # agency is ``agency``): its chunks are applied with that caller's scope.
+    Column("chunks", Integer, nullable=False, server_default=text("0")),
+    Column("staged_by_subject", Text, nullable=False, server_default=""),
+    Column("staged_wards", ARRAY(Text), nullable=False, server_default="{}"),
+)
+
+# The chunks of a staged import. ``rows`` holds the chunk's rows as sent (JSON) until it is
+# applied, then NULL: import_rows holds them with their results from then on. ``row_numbers``
+# (the numbers as sent, in order) stays: later chunks find repeated numbers with it.
+import_chunks = Table(
+    "import_chunks",
+    metadata,
+    Column(
+        "import_id",
+        UUID(as_uuid=False),
+        ForeignKey("imports.import_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("chunk_number", Integer, primary_key=True),
+    Column("row_numbers", ARRAY(Integer), nullable=False),
+    Column("rows", JSONB, nullable=True),
+    Column("fingerprint", Text, nullable=False),
+    Column("staged_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("applied_at", DateTime(timezone=True), nullable=True),
+    Column("applied", Integer, nullable=False, server_default=text("0")),
+    Column("unchanged", Integer, nullable=False, server_default=text("0")),
+    Column("needs_review", Integer, nullable=False, server_default=text("0")),
+    Column("rejected", Integer, nullable=False, server_default=text("0")),
 )
 
 # Every submitted row with its result. ``row_key`` names the resident for day-over-day

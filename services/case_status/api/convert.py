@@ -34,6 +34,7 @@ from services.case_status.domain.zones import Zone
 from services.case_status.ports import CaseQuery, WardRole
 from services.case_status.use_cases import CaseView, ContactsRecorded, Recorded, Trace
 from services.case_status.use_cases.listing import CasePage, Count
+from services.case_status.use_cases.staged_imports import ChunkApplied
 from services.case_status.use_cases.zones import ZonePage
 from services.kit.errors import FieldViolation, InvalidInput
 from services.kit.protoconv import date_to_proto, timestamp_from_proto, timestamp_to_proto
@@ -398,6 +399,19 @@ def import_summary(summary: ImportSummary) -> pb.ImportSummary:
         new_residents=summary.new_residents,
         changed_residents=summary.changed_residents,
         dropped_residents=summary.dropped_residents,
+    )
+
+
+def chunk_outcome(applied: ChunkApplied) -> pb.ChunkOutcome:
+    counts = applied.counts
+    return pb.ChunkOutcome(
+        import_id=applied.import_id,
+        chunk_number=applied.chunk_number,
+        rows=counts.rows,
+        applied=counts.applied,
+        unchanged=counts.unchanged,
+        needs_review=counts.needs_review,
+        rejected=counts.rejected,
     )
 
 

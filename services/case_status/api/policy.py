@@ -7,8 +7,9 @@ Roles:
   contacts touching their wards (the ward rule is in use_cases).
 - service: other dancu services and workflows.
 
-Daily list imports, their results and their review: health agencies and services for any
-ward; ward police for lists of their own wards only (the ward rule is in use_cases).
+Daily list imports (whole or staged), their results and their review: health agencies and
+services for any ward; ward police for lists of their own wards only (the ward rule is in
+use_cases).
 """
 
 from __future__ import annotations
@@ -37,4 +38,10 @@ POLICY: Policy = {
     _SERVICE + "ImportCaseList": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
     _SERVICE + "ListImportResults": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
     _SERVICE + "ResolveImportRow": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
+    # Staged imports: staged by whoever may import the list, applied and completed by the
+    # ListImport workflow (service) or by the same callers (the ward rule is in use_cases).
+    _SERVICE + "StageImport": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
+    _SERVICE + "StageImportRows": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
+    _SERVICE + "ApplyImportChunk": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
+    _SERVICE + "CompleteImport": frozenset({HEALTH_AGENCY, WARD_POLICE, SERVICE}),
 }

@@ -7,7 +7,7 @@ errors are mapped by the server's error interceptor.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 from dancu.case_status.v1 import case_status_service_pb2 as pb
 from dancu.case_status.v1 import case_status_service_pb2_grpc as pb_grpc
@@ -18,7 +18,13 @@ from services.case_status.api import convert
 from services.case_status.domain.imports import MAX_ROWS_PER_IMPORT, SubmittedRow
 from services.case_status.domain.model import Actor
 from services.case_status.domain.tracing import MAX_DEPTH
-from services.case_status.use_cases import CaseStatusService, imports, listing, zones
+from services.case_status.use_cases import (
+    CaseStatusService,
+    imports,
+    listing,
+    staged_imports,
+    zones,
+)
 from services.kit.auth import current_identity
 from services.kit.errors import FieldViolation, InvalidInput
 from services.kit.grpc_types import Context
@@ -73,6 +79,16 @@ async def _read_import(
     if header is None:
         raise _stream_problem("header", "HEADER_REQUIRED", "the stream starts with a header")
     return header, rows, digest.hexdigest()
+
+
+def _rows_fingerprint(rows: Iterable[pb.ImportRow]) -> str:
+    """The rows as sent, row by row (as ImportCaseList's fingerprint reads them)."""
+    digest = hashlib.sha256(b"StageImportRows")
+    for row in rows:
+        data = row.SerializeToString(deterministic=True)
+        digest.update(len(data).to_bytes(4, "big"))
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def _key(method: str, request: Message, request_id: str) -> IdempotencyKey:
@@ -288,3 +304,82 @@ class CaseStatusServicer(pb_grpc.CaseStatusServiceServicer):
         if isinstance(result, StoredResponse):
             return pb.ResolveImportRowResponse.FromString(result.data)
         return pb.ResolveImportRowResponse(result=convert.row_result(result))
+
+    async def StageImport(
+        self, request: pb.StageImportRequest, context: Context
+    ) -> pb.StageImportResponse:
+        validate_request_id(request.header.request_id.strip(), "header.request_id")
+        header = convert.import_header(request.header)
+        key = IdempotencyKey(header.request_id, fingerprint("StageImport", request))
+
+        def response(staged: staged_imports.StagedImport) -> pb.StageImportResponse:
+            return pb.StageImportResponse(
+                import_id=staged.import_id, rows=staged.rows, chunks=staged.chunks
+            )
+
+        result = await staged_imports.stage_import(
+            self._svc,
+            current_identity(),
+            header,
+            request.rows,
+            request.chunks,
+            key,
+            lambda s: response(s).SerializeToString(),
+        )
+        if isinstance(result, StoredResponse):
+            return pb.StageImportResponse.FromString(result.data)
+        return response(result)
+
+    async def StageImportRows(
+        self, request: pb.StageImportRowsRequest, context: Context
+    ) -> pb.StageImportRowsResponse:
+        staged = await staged_imports.stage_rows(
+            self._svc,
+            current_identity(),
+            request.import_id.strip(),
+            request.chunk_number,
+            [convert.import_row(row) for row in request.rows],
+            _rows_fingerprint(request.rows),
+        )
+        return pb.StageImportRowsResponse(
+            import_id=staged.import_id,
+            chunk_number=staged.chunk_number,
+            rows=staged.rows,
+            staged_chunks=staged.staged_chunks,
+            staged_rows=staged.staged_rows,
+        )
+
+    async def ApplyImportChunk(
+        self, request: pb.ApplyImportChunkRequest, context: Context
+    ) -> pb.ApplyImportChunkResponse:
+        key = _key("ApplyImportChunk", request, request.request_id)
+        result = await staged_imports.apply_chunk(
+            self._svc,
+            current_identity(),
+            request.import_id.strip(),
+            request.chunk_number,
+            key,
+            lambda a: pb.ApplyImportChunkResponse(
+                outcome=convert.chunk_outcome(a)
+            ).SerializeToString(),
+        )
+        if isinstance(result, StoredResponse):
+            return pb.ApplyImportChunkResponse.FromString(result.data)
+        return pb.ApplyImportChunkResponse(outcome=convert.chunk_outcome(result))
+
+    async def CompleteImport(
+        self, request: pb.CompleteImportRequest, context: Context
+    ) -> pb.CompleteImportResponse:
+        key = _key("CompleteImport", request, request.request_id)
+        result = await staged_imports.complete_import(
+            self._svc,
+            current_identity(),
+            request.import_id.strip(),
+            key,
+            lambda s: pb.CompleteImportResponse(
+                summary=convert.import_summary(s)
+            ).SerializeToString(),
+        )
+        if isinstance(result, StoredResponse):
+            return pb.CompleteImportResponse.FromString(result.data)
+        return pb.CompleteImportResponse(summary=convert.import_summary(result))

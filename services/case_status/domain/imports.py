@@ -1,11 +1,18 @@
-"""Daily list imports: rows as submitted, their results, and day-over-day comparison."""
+"""Daily list imports: rows as submitted, their results, and day-over-day comparison.
+
+A list arrives either whole (ImportCaseList: one call, one transaction) or staged in chunks
+that are applied one transaction each (the ListImport workflow). Both number and check the
+rows with ``number_rows`` and count them with ``summarise``, so a list gives the same results
+either way.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from services.case_status.domain.model import (
     Care,
@@ -18,6 +25,17 @@ from services.kit.citizen_ids import is_well_formed
 
 MAX_ROWS_PER_IMPORT = 100_000
 MAX_TEXT = 500
+# A staged chunk is one transaction and one activity: 5,000 rows are one registry batch, and
+# 500 chunks keep a ListImport workflow's history near 3,000 events.
+MAX_ROWS_PER_CHUNK = 5_000
+MAX_CHUNKS_PER_IMPORT = 500
+
+
+class ImportState(enum.IntEnum):
+    # Created by StageImport: rows being staged, or chunks being applied.
+    STAGED = 1
+    # Summarised: every row has its result (ImportCaseList imports are created complete).
+    COMPLETE = 2
 
 
 class RowOutcome(enum.IntEnum):
@@ -81,6 +99,15 @@ class RowResult:
 
 
 @dataclass(frozen=True)
+class RowTally:
+    """What the summary needs of a row: its outcome, who it is about and what it says."""
+
+    outcome: RowOutcome
+    row_key: str
+    row_signature: str
+
+
+@dataclass(frozen=True)
 class StoredRow:
     """A submitted row with its result, as stored."""
 
@@ -88,6 +115,10 @@ class StoredRow:
     result: RowResult
     row_key: str
     row_signature: str
+
+    @property
+    def tally(self) -> RowTally:
+        return RowTally(self.result.outcome, self.row_key, self.row_signature)
 
 
 @dataclass(frozen=True)
@@ -114,16 +145,97 @@ class ImportRecord:
     list_date: dt.date
     created_at: dt.datetime
     summary: ImportSummary
+    state: ImportState = ImportState.COMPLETE
+    # A staged import: how many chunks, and who staged it (their subject and wards; the
+    # agency is ``agency``). Its chunks are applied with that caller's scope, whoever applies.
+    chunks: int = 0
+    staged_by: str = ""
+    staged_wards: tuple[str, ...] = ()
 
 
-def row_problem(row: SubmittedRow, today: dt.date, seen: set[int]) -> str:
-    """The stable reason a row is malformed, or "" when it may be verified."""
+@dataclass(frozen=True)
+class ChunkCounts:
+    """A chunk's rows by outcome, as recorded when it was applied."""
+
+    rows: int = 0
+    applied: int = 0
+    unchanged: int = 0
+    needs_review: int = 0
+    rejected: int = 0
+
+    @staticmethod
+    def of(results: Iterable[RowResult]) -> ChunkCounts:
+        counts = dict.fromkeys(RowOutcome, 0)
+        for result in results:
+            counts[result.outcome] += 1
+        return ChunkCounts(
+            rows=sum(counts.values()),
+            applied=counts[RowOutcome.APPLIED],
+            unchanged=counts[RowOutcome.UNCHANGED],
+            needs_review=counts[RowOutcome.NEEDS_REVIEW],
+            rejected=counts[RowOutcome.REJECTED],
+        )
+
+
+@dataclass(frozen=True)
+class StagedChunk:
+    chunk_number: int
+    # The row numbers as sent, in order (their count is the chunk's size).
+    row_numbers: tuple[int, ...]
+    fingerprint: str
+    # None until the chunk is applied.
+    applied: ChunkCounts | None = None
+
+
+@dataclass(frozen=True)
+class Staging:
+    """Where a staged import's chunks stand."""
+
+    chunks: Sequence[StagedChunk] = field(default_factory=tuple)
+
+    def complete(self, record: ImportRecord) -> bool:
+        """Every chunk staged, with the rows the header announced."""
+        numbers = sorted(c.chunk_number for c in self.chunks)
+        rows = sum(len(c.row_numbers) for c in self.chunks)
+        return numbers == list(range(record.chunks)) and rows == record.summary.rows
+
+    def first_position(self, chunk_number: int) -> int:
+        """The list position (1-based) of the chunk's first row: chunks follow each other in
+        chunk-number order."""
+        return 1 + sum(len(c.row_numbers) for c in self.chunks if c.chunk_number < chunk_number)
+
+    def first_positions(self) -> dict[int, int]:
+        ordered = sorted(self.chunks, key=lambda c: c.chunk_number)
+        return first_positions(n for c in ordered for n in c.row_numbers)
+
+    def pending(self) -> int:
+        return sum(1 for c in self.chunks if c.applied is None)
+
+
+def first_positions(row_numbers: Iterable[int]) -> dict[int, int]:
+    """Row number as sent -> the list position (1-based) where it first appears."""
+    first: dict[int, int] = {}
+    for position, number in enumerate(row_numbers, start=1):
+        first.setdefault(number, position)
+    return first
+
+
+def number_problem(row_number: int, position: int, first: Mapping[int, int]) -> str:
+    """Why a row's number cannot name it: below 1, or taken by an earlier row of the list."""
+    if row_number < 1:
+        return "ROW_NUMBER_INVALID"
+    if first.get(row_number, position) < position:
+        return "ROW_NUMBER_DUPLICATE"
+    return ""
+
+
+def row_problem(row: SubmittedRow, today: dt.date, number: str = "") -> str:
+    """The stable reason a row is malformed, or "" when it may be verified (``number``: the
+    row number's problem, from ``number_problem``)."""
     if row.unreadable:
         return row.unreadable
-    if row.row_number < 1:
-        return "ROW_NUMBER_INVALID"
-    if row.row_number in seen:
-        return "ROW_NUMBER_DUPLICATE"
+    if number:
+        return number
     if row.citizen_id and not is_well_formed(row.citizen_id):
         return "CITIZEN_ID_MALFORMED"
     if not row.full_name:
@@ -141,6 +253,26 @@ def row_problem(row: SubmittedRow, today: dt.date, seen: set[int]) -> str:
     if row.care is not None and not row.care.ward_code:
         return "CARE_WARD_REQUIRED"
     return ""
+
+
+def number_rows(
+    rows: Iterable[tuple[int, SubmittedRow]], today: dt.date, first: Mapping[int, int]
+) -> tuple[list[SubmittedRow], dict[int, RowResult]]:
+    """The rows (with their list positions) as they will be stored, and the results of the
+    malformed ones. Row numbers are the sender's and may be wrong: a row whose number is
+    missing or repeated (``first``: where each number first appears in the whole list) is
+    numbered -position, so that every stored row has a number of its own."""
+    numbered: list[SubmittedRow] = []
+    results: dict[int, RowResult] = {}
+    for position, row in rows:
+        number = number_problem(row.row_number, position, first)
+        if number:
+            row = replace(row, row_number=-position)
+        numbered.append(row)
+        problem = row_problem(row, today, number)
+        if problem:
+            results[row.row_number] = RowResult(row.row_number, RowOutcome.REJECTED, reason=problem)
+    return numbered, results
 
 
 def normalise_name(name: str) -> str:
@@ -190,16 +322,14 @@ def care_of(setting: CareSetting | None, ward_code: str, facility: str) -> Care 
 def summarise(
     import_id: str,
     list_id: str,
-    rows: list[StoredRow],
+    rows: Sequence[RowTally],
     previous: dict[str, str] | None,
 ) -> ImportSummary:
     """Counts each outcome; compares the residents with the ward's previous list."""
     counts = dict.fromkeys(RowOutcome, 0)
-    for stored in rows:
-        counts[stored.result.outcome] += 1
-    current = {
-        s.row_key: s.row_signature for s in rows if s.result.outcome is not RowOutcome.REJECTED
-    }
+    for tally in rows:
+        counts[tally.outcome] += 1
+    current = {t.row_key: t.row_signature for t in rows if t.outcome is not RowOutcome.REJECTED}
     before = previous or {}
     return ImportSummary(
         import_id=import_id,

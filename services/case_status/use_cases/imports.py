@@ -1,14 +1,18 @@
 """Daily list imports: verify every row with the registry, apply the matched ones, keep every
 row's result, and compare with the ward's previous list.
 
-One import is one transaction: the request id is claimed first (a replay returns the stored
-summary and asks the registry nothing), the registry verifies the rows in batches of up to
-5,000 and is asked for the matched residents' residences (1,000 a time) and the households of
-rows reporting an F0, all before any resident is locked; then the matched residents are locked
-in id order, their events read with one query, the new events appended (with the outbox rows,
-household contacts and derived-level recomputation RecordStatus does), the current statuses
-rewritten and the rows stored in batches. A row that says what the resident's current status
-already says is UNCHANGED and writes no event, so the same list imported again changes nothing.
+A list imported whole (ImportCaseList) is one transaction: the request id is claimed first (a
+replay returns the stored summary and asks the registry nothing), the registry verifies the rows
+in batches of up to 5,000 and is asked for the matched residents' residences (1,000 a time) and
+the households of rows reporting an F0, all before any resident is locked; then the matched
+residents are locked in id order, their events read with one query, the new events appended
+(with the outbox rows, household contacts and derived-level recomputation RecordStatus does),
+the current statuses rewritten and the rows stored in batches. A row that says what the
+resident's current status already says is UNCHANGED and writes no event, so the same list
+imported again changes nothing.
+
+A staged list (``staged_imports``) runs the same pipeline, ``results_of_rows``, once per chunk,
+each chunk in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -24,14 +28,16 @@ from services.case_status.domain.imports import (
     MAX_ROWS_PER_IMPORT,
     ImportHeader,
     ImportRecord,
+    ImportState,
     ImportSummary,
     RowCandidate,
     RowOutcome,
     RowResult,
     StoredRow,
     SubmittedRow,
+    first_positions,
+    number_rows,
     row_key,
-    row_problem,
     row_signature,
     says_the_same,
     summarise,
@@ -106,7 +112,7 @@ def validate_header(svc: CaseStatusService, header: ImportHeader, rows: int) -> 
     v.raise_if_any()
 
 
-def _check_ward(identity: Identity, ward_code: str) -> None:
+def check_ward(identity: Identity, ward_code: str) -> None:
     if not identity.nationwide and ward_code not in identity.wards:
         raise Forbidden("OUT_OF_JURISDICTION", "the list is for a ward that is not yours")
 
@@ -229,9 +235,13 @@ async def _apply(
         if says_the_same(row, current):
             results[n] = RowResult(n, RowOutcome.UNCHANGED, citizen_id=cid)
             continue
-        event = _event(row, cid, list_id, identity, now)
+        # Each event of the list recorded a microsecond after the one before: two rows about
+        # one resident effective the same day then keep their row order in the timeline
+        # (equal times would leave it to the events' random ids).
+        recorded = now + dt.timedelta(microseconds=len(appended_events))
+        event = _event(row, cid, list_id, identity, recorded)
         try:
-            rules.validate_event(event, now, svc.ward_exists)
+            rules.validate_event(event, recorded, svc.ward_exists)
             appended = timeline.append(history, event, policy=svc.isolation, before=current)
         except InvalidInput as invalid:
             reason = invalid.violations[0].reason if invalid.violations else invalid.reason
@@ -293,6 +303,42 @@ async def _add_household_contacts(
     await uow.cases.add_links(links)
 
 
+async def results_of_rows(
+    svc: CaseStatusService,
+    uow: UnitOfWork,
+    owner: Identity,
+    list_id: str,
+    rows: Sequence[tuple[int, SubmittedRow]],
+    first: Mapping[int, int],
+    now: dt.datetime,
+) -> list[StoredRow]:
+    """Every row's result, in row-number order: numbered and checked, verified with the
+    registry, the matched ones applied (in the transaction of ``uow``). ``rows`` are the rows
+    with their positions in the whole list, ``first`` where each row number first appears in
+    it; ``owner`` is who submitted the list: what they may see decides the matches, and their
+    name goes on the events."""
+    numbered, results = number_rows(rows, vietnam_date(now), first)
+    to_verify = [row for row in numbered if row.row_number not in results]
+    verified = await svc.registry.verify_identities([_claim(r) for r in to_verify])
+    matched: list[tuple[SubmittedRow, str]] = []
+    for row, found in zip(to_verify, verified, strict=True):
+        outcome = _classify(row, _in_scope(owner, found))
+        if isinstance(outcome, str):
+            matched.append((row, outcome))
+        else:
+            results[row.row_number] = outcome
+    results.update(await _apply(svc, uow, owner, list_id, matched, now))
+    return [
+        StoredRow(
+            row,
+            results[row.row_number],
+            row_key(row, results[row.row_number].citizen_id),
+            row_signature(row),
+        )
+        for row in sorted(numbered, key=lambda r: r.row_number)
+    ]
+
+
 async def import_case_list(
     svc: CaseStatusService,
     identity: Identity,
@@ -306,46 +352,14 @@ async def import_case_list(
     method = "ImportCaseList"
     resource_ids: list[str] = []
     async with _transaction(svc, identity, method, resource_ids, key.request_id) as uow:
-        _check_ward(identity, header.ward_code)
+        check_ward(identity, header.ward_code)
         replayed = await _replay(uow, method, key, [])
         if replayed is not None:
             return replayed
         now = svc.clock.now()
-        today = vietnam_date(now)
-        # By position in the stream: row numbers are the sender's and may be wrong. A row
-        # without a usable number (missing, repeated) is stored as -position.
-        numbered: list[SubmittedRow] = []
-        results: dict[int, RowResult] = {}
-        seen: set[int] = set()
-        for position, row in enumerate(rows, start=1):
-            problem = row_problem(row, today, seen)
-            if problem in ("ROW_NUMBER_INVALID", "ROW_NUMBER_DUPLICATE"):
-                row = replace(row, row_number=-position)
-            seen.add(row.row_number)
-            numbered.append(row)
-            if problem:
-                results[row.row_number] = RowResult(
-                    row.row_number, RowOutcome.REJECTED, reason=problem
-                )
-        to_verify = [row for row in numbered if row.row_number not in results]
-        verified = await svc.registry.verify_identities([_claim(r) for r in to_verify])
-        matched: list[tuple[SubmittedRow, str]] = []
-        for row, found in zip(to_verify, verified, strict=True):
-            outcome = _classify(row, _in_scope(identity, found))
-            if isinstance(outcome, str):
-                matched.append((row, outcome))
-            else:
-                results[row.row_number] = outcome
-        results.update(await _apply(svc, uow, identity, header.list_id, matched, now))
-        stored = [
-            StoredRow(
-                row,
-                results[row.row_number],
-                row_key(row, results[row.row_number].citizen_id),
-                row_signature(row),
-            )
-            for row in sorted(numbered, key=lambda r: r.row_number)
-        ]
+        positioned = list(enumerate(rows, start=1))
+        first = first_positions(row.row_number for row in rows)
+        stored = await results_of_rows(svc, uow, identity, header.list_id, positioned, first, now)
         import_id = str(uuid.uuid4())
         record = ImportRecord(
             import_id,
@@ -358,7 +372,7 @@ async def import_case_list(
             ImportSummary(import_id, header.list_id),
         )
         previous = await uow.cases.previous_import_rows(record)
-        summary = summarise(import_id, header.list_id, stored, previous)
+        summary = summarise(import_id, header.list_id, [s.tally for s in stored], previous)
         await uow.cases.add_import(replace(record, summary=summary), stored)
         await uow.complete(key, encode(summary))
         resource_ids.extend(sorted({s.result.citizen_id for s in stored if s.result.citizen_id}))
@@ -367,13 +381,19 @@ async def import_case_list(
         return summary
 
 
-async def _import_in_scope(uow: UnitOfWork, identity: Identity, import_id: str) -> ImportRecord:
-    """The import, if the caller may see it (a ward-scoped caller: its wards' lists only)."""
+async def import_in_scope(
+    uow: UnitOfWork, identity: Identity, import_id: str, *, for_update: bool = False
+) -> ImportRecord:
+    """The import, if the caller may see it (a ward-scoped caller: its wards' lists only);
+    ``for_update``: locked until the transaction ends."""
     try:
         uuid.UUID(import_id)
     except ValueError:
         raise NotFound("IMPORT_NOT_FOUND", "no such import") from None
-    record = await uow.cases.import_record(import_id)
+    if for_update:
+        record = await uow.cases.import_record_for_update(import_id)
+    else:
+        record = await uow.cases.import_record(import_id)
     if record is None or not (identity.nationwide or record.ward_code in identity.wards):
         raise NotFound("IMPORT_NOT_FOUND", "no such import")
     return record
@@ -390,7 +410,7 @@ async def list_import_results(
     method = "ListImportResults"
     resource_ids: list[str] = []
     async with _transaction(svc, identity, method, resource_ids) as uow:
-        await _import_in_scope(uow, identity, import_id)
+        await import_in_scope(uow, identity, import_id)
         start = after if after is not None else -MAX_ROWS_PER_IMPORT - 1
         stored = await uow.cases.import_rows(import_id, outcome, start, size)
         results = [s.result for s in stored]
@@ -418,7 +438,10 @@ async def resolve_import_row(
         replayed = await _replay(uow, method, key, [citizen_id])
         if replayed is not None:
             return replayed
-        record = await _import_in_scope(uow, identity, import_id)
+        record = await import_in_scope(uow, identity, import_id)
+        if record.state is not ImportState.COMPLETE:
+            # Its summary is counted when it completes, as the rows were then.
+            raise PreconditionFailed("IMPORT_NOT_COMPLETE", "the import is still being applied")
         stored = await uow.cases.import_row(import_id, row_number)
         if stored is None:
             raise NotFound("ROW_NOT_FOUND", "the import has no such row")

@@ -1110,3 +1110,247 @@ class ResolveImportRowResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ResolveImportRowResponse: _TypeAlias = ResolveImportRowResponse  # noqa: Y015
+
+@_typing.final
+class StageImportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    CHUNKS_FIELD_NUMBER: _builtins.int
+    rows: _builtins.int
+    """How many rows the list has (at most 100,000), and in how many chunks they will be staged
+    (at most 500, each of 1 to 5,000 rows; 0 chunks for an empty list).
+    """
+    chunks: _builtins.int
+    @_builtins.property
+    def header(self) -> Global___ImportHeader:
+        """header.request_id is the import's idempotency key."""
+
+    def __init__(
+        self,
+        *,
+        header: Global___ImportHeader | None = ...,
+        rows: _builtins.int = ...,
+        chunks: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunks", b"chunks", "header", b"header", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StageImportRequest: _TypeAlias = StageImportRequest  # noqa: Y015
+
+@_typing.final
+class StageImportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPORT_ID_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    CHUNKS_FIELD_NUMBER: _builtins.int
+    import_id: _builtins.str
+    rows: _builtins.int
+    chunks: _builtins.int
+    def __init__(
+        self,
+        *,
+        import_id: _builtins.str = ...,
+        rows: _builtins.int = ...,
+        chunks: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunks", b"chunks", "import_id", b"import_id", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StageImportResponse: _TypeAlias = StageImportResponse  # noqa: Y015
+
+@_typing.final
+class StageImportRowsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPORT_ID_FIELD_NUMBER: _builtins.int
+    CHUNK_NUMBER_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    import_id: _builtins.str
+    chunk_number: _builtins.int
+    """0 to chunks - 1. Chunks are applied in this order; rows keep their order within a chunk."""
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportRow]:
+        """1 to 5,000 rows."""
+
+    def __init__(
+        self,
+        *,
+        import_id: _builtins.str = ...,
+        chunk_number: _builtins.int = ...,
+        rows: _abc.Iterable[Global___ImportRow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_number", b"chunk_number", "import_id", b"import_id", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StageImportRowsRequest: _TypeAlias = StageImportRowsRequest  # noqa: Y015
+
+@_typing.final
+class StageImportRowsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPORT_ID_FIELD_NUMBER: _builtins.int
+    CHUNK_NUMBER_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    STAGED_CHUNKS_FIELD_NUMBER: _builtins.int
+    STAGED_ROWS_FIELD_NUMBER: _builtins.int
+    import_id: _builtins.str
+    chunk_number: _builtins.int
+    rows: _builtins.int
+    """Rows in this chunk."""
+    staged_chunks: _builtins.int
+    """Chunks and rows of the import staged so far (this one included)."""
+    staged_rows: _builtins.int
+    def __init__(
+        self,
+        *,
+        import_id: _builtins.str = ...,
+        chunk_number: _builtins.int = ...,
+        rows: _builtins.int = ...,
+        staged_chunks: _builtins.int = ...,
+        staged_rows: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_number", b"chunk_number", "import_id", b"import_id", "rows", b"rows", "staged_chunks", b"staged_chunks", "staged_rows", b"staged_rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StageImportRowsResponse: _TypeAlias = StageImportRowsResponse  # noqa: Y015
+
+@_typing.final
+class ApplyImportChunkRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    IMPORT_ID_FIELD_NUMBER: _builtins.int
+    CHUNK_NUMBER_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    import_id: _builtins.str
+    chunk_number: _builtins.int
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        import_id: _builtins.str = ...,
+        chunk_number: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_number", b"chunk_number", "import_id", b"import_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyImportChunkRequest: _TypeAlias = ApplyImportChunkRequest  # noqa: Y015
+
+@_typing.final
+class ChunkOutcome(_message.Message):
+    """What applying a chunk did to its rows."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPORT_ID_FIELD_NUMBER: _builtins.int
+    CHUNK_NUMBER_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    APPLIED_FIELD_NUMBER: _builtins.int
+    UNCHANGED_FIELD_NUMBER: _builtins.int
+    NEEDS_REVIEW_FIELD_NUMBER: _builtins.int
+    REJECTED_FIELD_NUMBER: _builtins.int
+    import_id: _builtins.str
+    chunk_number: _builtins.int
+    rows: _builtins.int
+    applied: _builtins.int
+    unchanged: _builtins.int
+    needs_review: _builtins.int
+    rejected: _builtins.int
+    def __init__(
+        self,
+        *,
+        import_id: _builtins.str = ...,
+        chunk_number: _builtins.int = ...,
+        rows: _builtins.int = ...,
+        applied: _builtins.int = ...,
+        unchanged: _builtins.int = ...,
+        needs_review: _builtins.int = ...,
+        rejected: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied", b"applied", "chunk_number", b"chunk_number", "import_id", b"import_id", "needs_review", b"needs_review", "rejected", b"rejected", "rows", b"rows", "unchanged", b"unchanged"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChunkOutcome: _TypeAlias = ChunkOutcome  # noqa: Y015
+
+@_typing.final
+class ApplyImportChunkResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def outcome(self) -> Global___ChunkOutcome: ...
+    def __init__(
+        self,
+        *,
+        outcome: Global___ChunkOutcome | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApplyImportChunkResponse: _TypeAlias = ApplyImportChunkResponse  # noqa: Y015
+
+@_typing.final
+class CompleteImportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    IMPORT_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    import_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        import_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["import_id", b"import_id", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteImportRequest: _TypeAlias = CompleteImportRequest  # noqa: Y015
+
+@_typing.final
+class CompleteImportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def summary(self) -> Global___ImportSummary: ...
+    def __init__(
+        self,
+        *,
+        summary: Global___ImportSummary | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompleteImportResponse: _TypeAlias = CompleteImportResponse  # noqa: Y015

@@ -106,6 +106,26 @@ class CaseStatusServiceStub:
                 request_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ResolveImportRowRequest.SerializeToString,
                 response_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ResolveImportRowResponse.FromString,
                 _registered_method=True)
+        self.StageImport = channel.unary_unary(
+                '/dancu.case_status.v1.CaseStatusService/StageImport',
+                request_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportRequest.SerializeToString,
+                response_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportResponse.FromString,
+                _registered_method=True)
+        self.StageImportRows = channel.unary_unary(
+                '/dancu.case_status.v1.CaseStatusService/StageImportRows',
+                request_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportRowsRequest.SerializeToString,
+                response_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportRowsResponse.FromString,
+                _registered_method=True)
+        self.ApplyImportChunk = channel.unary_unary(
+                '/dancu.case_status.v1.CaseStatusService/ApplyImportChunk',
+                request_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ApplyImportChunkRequest.SerializeToString,
+                response_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ApplyImportChunkResponse.FromString,
+                _registered_method=True)
+        self.CompleteImport = channel.unary_unary(
+                '/dancu.case_status.v1.CaseStatusService/CompleteImport',
+                request_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CompleteImportRequest.SerializeToString,
+                response_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CompleteImportResponse.FromString,
+                _registered_method=True)
 
 
 class CaseStatusServiceServicer:
@@ -216,6 +236,41 @@ class CaseStatusServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StageImport(self, request, context):
+        """Staged imports, for lists too large for one call (the ListImport workflow applies them):
+        the header first, with the number of rows and of chunks they come in. Creates the import
+        (state STAGED); idempotent by header.request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StageImportRows(self, request, context):
+        """Stages one chunk of the rows. Idempotent by (import_id, chunk_number): the same rows
+        again are accepted once more, other rows under a staged chunk number are refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApplyImportChunk(self, request, context):
+        """Verifies and applies one staged chunk, exactly as ImportCaseList would its rows, once all
+        chunks are staged. A chunk is applied once: a later call, whatever its request id,
+        returns the counts recorded the first time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteImport(self, request, context):
+        """Completes an import whose chunks are all applied: counts the outcomes, compares with the
+        ward's previous list and stores the summary (state COMPLETE). Completing again returns
+        the stored summary.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CaseStatusServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -283,6 +338,26 @@ def add_CaseStatusServiceServicer_to_server(servicer, server):
                     servicer.ResolveImportRow,
                     request_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ResolveImportRowRequest.FromString,
                     response_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ResolveImportRowResponse.SerializeToString,
+            ),
+            'StageImport': grpc.unary_unary_rpc_method_handler(
+                    servicer.StageImport,
+                    request_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportRequest.FromString,
+                    response_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportResponse.SerializeToString,
+            ),
+            'StageImportRows': grpc.unary_unary_rpc_method_handler(
+                    servicer.StageImportRows,
+                    request_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportRowsRequest.FromString,
+                    response_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportRowsResponse.SerializeToString,
+            ),
+            'ApplyImportChunk': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyImportChunk,
+                    request_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ApplyImportChunkRequest.FromString,
+                    response_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ApplyImportChunkResponse.SerializeToString,
+            ),
+            'CompleteImport': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteImport,
+                    request_deserializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CompleteImportRequest.FromString,
+                    response_serializer=dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CompleteImportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -643,6 +718,114 @@ class CaseStatusService:
             '/dancu.case_status.v1.CaseStatusService/ResolveImportRow',
             dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ResolveImportRowRequest.SerializeToString,
             dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ResolveImportRowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StageImport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dancu.case_status.v1.CaseStatusService/StageImport',
+            dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportRequest.SerializeToString,
+            dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StageImportRows(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dancu.case_status.v1.CaseStatusService/StageImportRows',
+            dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportRowsRequest.SerializeToString,
+            dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.StageImportRowsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyImportChunk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dancu.case_status.v1.CaseStatusService/ApplyImportChunk',
+            dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ApplyImportChunkRequest.SerializeToString,
+            dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.ApplyImportChunkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteImport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dancu.case_status.v1.CaseStatusService/CompleteImport',
+            dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CompleteImportRequest.SerializeToString,
+            dancu_dot_case__status_dot_v1_dot_case__status__service__pb2.CompleteImportResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -78,6 +78,25 @@ class CaseStatusServiceStub:
     """Lists the row results of an import (for the report, or the rows needing review)."""
     ResolveImportRow: _grpc.UnaryUnaryMultiCallable[_case_status_service_pb2.ResolveImportRowRequest, _case_status_service_pb2.ResolveImportRowResponse]
     """Resolves a row needing review by naming the right resident, and applies it."""
+    StageImport: _grpc.UnaryUnaryMultiCallable[_case_status_service_pb2.StageImportRequest, _case_status_service_pb2.StageImportResponse]
+    """Staged imports, for lists too large for one call (the ListImport workflow applies them):
+    the header first, with the number of rows and of chunks they come in. Creates the import
+    (state STAGED); idempotent by header.request_id.
+    """
+    StageImportRows: _grpc.UnaryUnaryMultiCallable[_case_status_service_pb2.StageImportRowsRequest, _case_status_service_pb2.StageImportRowsResponse]
+    """Stages one chunk of the rows. Idempotent by (import_id, chunk_number): the same rows
+    again are accepted once more, other rows under a staged chunk number are refused.
+    """
+    ApplyImportChunk: _grpc.UnaryUnaryMultiCallable[_case_status_service_pb2.ApplyImportChunkRequest, _case_status_service_pb2.ApplyImportChunkResponse]
+    """Verifies and applies one staged chunk, exactly as ImportCaseList would its rows, once all
+    chunks are staged. A chunk is applied once: a later call, whatever its request id,
+    returns the counts recorded the first time.
+    """
+    CompleteImport: _grpc.UnaryUnaryMultiCallable[_case_status_service_pb2.CompleteImportRequest, _case_status_service_pb2.CompleteImportResponse]
+    """Completes an import whose chunks are all applied: counts the outcomes, compares with the
+    ward's previous list and stores the summary (state COMPLETE). Completing again returns
+    the stored summary.
+    """
 
 @_typing.type_check_only
 class CaseStatusServiceAsyncStub(CaseStatusServiceStub):
@@ -129,6 +148,25 @@ class CaseStatusServiceAsyncStub(CaseStatusServiceStub):
     """Lists the row results of an import (for the report, or the rows needing review)."""
     ResolveImportRow: _aio.UnaryUnaryMultiCallable[_case_status_service_pb2.ResolveImportRowRequest, _case_status_service_pb2.ResolveImportRowResponse]  # type: ignore[assignment]
     """Resolves a row needing review by naming the right resident, and applies it."""
+    StageImport: _aio.UnaryUnaryMultiCallable[_case_status_service_pb2.StageImportRequest, _case_status_service_pb2.StageImportResponse]  # type: ignore[assignment]
+    """Staged imports, for lists too large for one call (the ListImport workflow applies them):
+    the header first, with the number of rows and of chunks they come in. Creates the import
+    (state STAGED); idempotent by header.request_id.
+    """
+    StageImportRows: _aio.UnaryUnaryMultiCallable[_case_status_service_pb2.StageImportRowsRequest, _case_status_service_pb2.StageImportRowsResponse]  # type: ignore[assignment]
+    """Stages one chunk of the rows. Idempotent by (import_id, chunk_number): the same rows
+    again are accepted once more, other rows under a staged chunk number are refused.
+    """
+    ApplyImportChunk: _aio.UnaryUnaryMultiCallable[_case_status_service_pb2.ApplyImportChunkRequest, _case_status_service_pb2.ApplyImportChunkResponse]  # type: ignore[assignment]
+    """Verifies and applies one staged chunk, exactly as ImportCaseList would its rows, once all
+    chunks are staged. A chunk is applied once: a later call, whatever its request id,
+    returns the counts recorded the first time.
+    """
+    CompleteImport: _aio.UnaryUnaryMultiCallable[_case_status_service_pb2.CompleteImportRequest, _case_status_service_pb2.CompleteImportResponse]  # type: ignore[assignment]
+    """Completes an import whose chunks are all applied: counts the outcomes, compares with the
+    ward's previous list and stores the summary (state COMPLETE). Completing again returns
+    the stored summary.
+    """
 
 class CaseStatusServiceServicer(metaclass=_abc_1.ABCMeta):
     """Who is F0, F1, F2, F3, recovered or dead: dated status events per resident, exposure
@@ -255,5 +293,48 @@ class CaseStatusServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_case_status_service_pb2.ResolveImportRowResponse, _abc.Awaitable[_case_status_service_pb2.ResolveImportRowResponse]]:
         """Resolves a row needing review by naming the right resident, and applies it."""
+
+    @_abc_1.abstractmethod
+    def StageImport(
+        self,
+        request: _case_status_service_pb2.StageImportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_case_status_service_pb2.StageImportResponse, _abc.Awaitable[_case_status_service_pb2.StageImportResponse]]:
+        """Staged imports, for lists too large for one call (the ListImport workflow applies them):
+        the header first, with the number of rows and of chunks they come in. Creates the import
+        (state STAGED); idempotent by header.request_id.
+        """
+
+    @_abc_1.abstractmethod
+    def StageImportRows(
+        self,
+        request: _case_status_service_pb2.StageImportRowsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_case_status_service_pb2.StageImportRowsResponse, _abc.Awaitable[_case_status_service_pb2.StageImportRowsResponse]]:
+        """Stages one chunk of the rows. Idempotent by (import_id, chunk_number): the same rows
+        again are accepted once more, other rows under a staged chunk number are refused.
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyImportChunk(
+        self,
+        request: _case_status_service_pb2.ApplyImportChunkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_case_status_service_pb2.ApplyImportChunkResponse, _abc.Awaitable[_case_status_service_pb2.ApplyImportChunkResponse]]:
+        """Verifies and applies one staged chunk, exactly as ImportCaseList would its rows, once all
+        chunks are staged. A chunk is applied once: a later call, whatever its request id,
+        returns the counts recorded the first time.
+        """
+
+    @_abc_1.abstractmethod
+    def CompleteImport(
+        self,
+        request: _case_status_service_pb2.CompleteImportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_case_status_service_pb2.CompleteImportResponse, _abc.Awaitable[_case_status_service_pb2.CompleteImportResponse]]:
+        """Completes an import whose chunks are all applied: counts the outcomes, compares with the
+        ward's previous list and stores the summary (state COMPLETE). Completing again returns
+        the stored summary.
+        """
 
 def add_CaseStatusServiceServicer_to_server(servicer: CaseStatusServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,1 @@
+"""A large daily list imported in chunks (the ListImport workflow)."""
