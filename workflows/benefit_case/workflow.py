@@ -1,10 +1,12 @@
 """The benefit-case workflow: waits for officers under SLA timers, then pays an approved case.
 
-Officers act through the welfare API, which enforces the case's state and maker-checker in the
-transaction of the change and records who did it. Their acts reach the workflow as Updates
-(``assign``, ``decide``, ``request_documents``). Each validator refuses an act the case's state
-or maker-checker forbids before it enters the history; the handler then confirms with welfare
-that the case shows the act (``confirm_case``), so the workflow never runs ahead of the record.
+Officers act through the welfare API, which forwards their acts on the case to this workflow as
+Updates (``assign``, ``decide``, ``request_documents``). Each validator refuses an act the
+case's state or maker-checker forbids before it enters the history, and the officer hears the
+refusal from welfare. The handler of an accepted assignment or decision records it in welfare
+in the officer's name (``record_act``, request id ``<workflow id>:<update id>``), so the act is
+durable once accepted, whoever forwarded it. Runs from before that change confirmed instead
+that welfare already showed an act it had recorded (``confirm_case``); they replay as they ran.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         REQUEST_DOCUMENTS,
         WITHDRAW,
         WORKFLOW,
+        ActToRecord,
         Assignment,
         CaseClosed,
         CaseOpened,
@@ -38,6 +41,9 @@ with workflow.unsafe.imports_passed_through():
 
 UNDECIDED = ("OPEN", "IN_REVIEW")
 SETTLED = ("APPROVED", "REJECTED", "WITHDRAWN")
+# Officers' acts come forwarded by welfare: an accepted one is recorded in welfare by the
+# handler (``record_act``) instead of confirmed after welfare recorded it (``confirm_case``).
+RECORDS_ACTS = "record-officer-acts"
 
 
 def _refuse(reason: str, message: str) -> ApplicationError:
@@ -176,6 +182,26 @@ class BenefitCase:
             retry_policy=SERVICE_RETRY,
         )
 
+    async def _record(self, act: ActToRecord) -> None:
+        try:
+            await workflow.execute_activity(
+                "record_act", act, start_to_close_timeout=CALL_TIMEOUT, retry_policy=SERVICE_RETRY
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                # Welfare refused to record it (its record disagrees with this workflow's):
+                # the update fails with welfare's status and reason; the state stays.
+                raise ApplicationError(
+                    cause.message, *cause.details, type=cause.type, non_retryable=True
+                ) from None
+            raise
+
+    def _act_request_id(self) -> str:
+        update = workflow.current_update_info()
+        assert update is not None  # called from update handlers only
+        return f"{workflow.info().workflow_id}:{update.id}"
+
     def _begin(self) -> None:
         # Validators run before the handlers they admit, so two acts admitted together are
         # taken one by one here: the second sees the first's result.
@@ -188,9 +214,23 @@ class BenefitCase:
         self._begin()
         try:
             self._validate_assign(assignment)
-            await self._confirm(
-                Expected(self._case.case_id, "IN_REVIEW", assignee=assignment.assignee)
-            )
+            if workflow.patched(RECORDS_ACTS):
+                await self._record(
+                    ActToRecord(
+                        self._case.case_id,
+                        self._act_request_id(),
+                        assignment.officer,
+                        assignment.agency,
+                        ASSIGN,
+                        assignee=assignment.assignee,
+                        officer_request_id=assignment.request_id,
+                        officer_request_fingerprint=assignment.request_fingerprint,
+                    )
+                )
+            else:
+                await self._confirm(
+                    Expected(self._case.case_id, "IN_REVIEW", assignee=assignment.assignee)
+                )
             self._progress.state = "IN_REVIEW"
             self._progress.assignee = assignment.assignee
             self._progress.events.append(
@@ -218,7 +258,24 @@ class BenefitCase:
         try:
             self._validate_decide(decision)
             state = "APPROVED" if decision.approve else "REJECTED"
-            await self._confirm(Expected(self._case.case_id, state, decided_by=decision.officer))
+            if workflow.patched(RECORDS_ACTS):
+                await self._record(
+                    ActToRecord(
+                        self._case.case_id,
+                        self._act_request_id(),
+                        decision.officer,
+                        decision.agency,
+                        DECIDE,
+                        approve=decision.approve,
+                        reason=decision.reason,
+                        officer_request_id=decision.request_id,
+                        officer_request_fingerprint=decision.request_fingerprint,
+                    )
+                )
+            else:
+                await self._confirm(
+                    Expected(self._case.case_id, state, decided_by=decision.officer)
+                )
             self._progress.state = state
             self._progress.decided_by = decision.officer
             self._progress.events.append(

@@ -138,6 +138,7 @@ def _case(row: Any, history: Sequence[Transition] = ()) -> BenefitCase:
         updated_at=row.updated_at,
         history=tuple(history),
         version=row.version,
+        workflow_id=row.workflow_id or "",
     )
 
 
@@ -160,6 +161,7 @@ def _case_values(case: BenefitCase) -> dict[str, Any]:
         "payment_reference": case.payment_reference,
         "updated_at": case.updated_at,
         "version": case.version,
+        "workflow_id": case.workflow_id or None,
     }
 
 

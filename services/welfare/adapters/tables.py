@@ -77,6 +77,8 @@ benefit_cases = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # 1 when opened, +1 per transition: the source of the etag W/"<version>".
     Column("version", Integer, nullable=False),
+    # The Temporal workflow driving the case (officers' acts go to it first); NULL: none.
+    Column("workflow_id", Text, nullable=True),
     # One active claim per program, beneficiary and subject: opening it twice finds the first.
     # States 4 and 6 are REJECTED and WITHDRAWN.
     Index(

@@ -172,6 +172,7 @@ def case_message(case: BenefitCase, *, full: bool = True) -> wpb.BenefitCase:
         due_time=timestamp_to_proto(case.due_at),
         update_time=timestamp_to_proto(case.updated_at),
         etag=case.etag,
+        workflow_id=case.workflow_id,
     )
     if full:
         message.assessment.CopyFrom(assessment_message(case.assessment))

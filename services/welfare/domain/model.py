@@ -184,6 +184,12 @@ class BenefitCase:
     history: tuple[Transition, ...] = ()
     # 1 when opened, +1 per transition.
     version: int = 1
+    # The workflow that drives the case (officers' acts go to it first); "": none.
+    workflow_id: str = ""
+
+    @property
+    def driven_by_workflow(self) -> bool:
+        return bool(self.workflow_id)
 
     @property
     def etag(self) -> str:
