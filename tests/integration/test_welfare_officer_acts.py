@@ -7,12 +7,14 @@ activities and gateways."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import datetime as dt
 import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
@@ -28,6 +30,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.testing import WorkflowEnvironment
 
+from services.cli import welfare as welfare_cli
 from services.kit.auth import Identity, TokenIssuer
 from services.kit.server import Server
 from services.kit.temporal import connect
@@ -484,6 +487,61 @@ async def test_an_act_welfare_recorded_without_temporal_is_not_recorded_twice(
         (int(wpb.CASE_STATE_OPEN), SERVICE_CALLER.subject),
         (int(wpb.CASE_STATE_IN_REVIEW), OFFICER.subject),
     ]
+
+
+async def test_the_welfare_commands_act_on_a_workflow_driven_case_and_explain_refusals(
+    suite: Suite,
+    registrar: RegistryServiceAsyncStub,
+    cdc: CaseStatusServiceAsyncStub,
+    token_issuer: TokenIssuer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "220")
+    case, handle = await _driven_case(suite, await _f0(registrar, cdc))
+    server = ["--server", suite.clients.target]
+
+    def token(identity: Identity) -> list[str]:
+        path = tmp_path / f"{identity.subject}.jwt"
+        path.write_text(token_issuer.issue(identity))
+        return ["--token-file", str(path)]
+
+    async def run(*argv: str) -> tuple[int, str, str]:
+        parser = argparse.ArgumentParser(prog="dancu welfare")
+        welfare_cli.add_arguments(parser)
+        code = await welfare_cli.run(parser.parse_args([*argv, *server]))
+        printed = capsys.readouterr()
+        return code, printed.out, printed.err
+
+    early = await run("decide", case.case_id, "--approve", "--reason", "đủ", *token(CHECKER))
+    documents = await run(
+        "documents",
+        case.case_id,
+        "--document",
+        "giấy ra viện",
+        "--document",
+        "sổ hộ khẩu",
+        "--reason",
+        "thiếu giấy tờ",
+        *token(OFFICER),
+    )
+    assigned = await run("assign", case.case_id, "--to", CHECKER.subject, *token(OFFICER))
+    decided = await run("decide", case.case_id, "--approve", "--reason", "đủ", *token(CHECKER))
+    closed = await suite.env.client.get_workflow_handle(handle.id, result_type=CaseClosed).result()
+
+    assert early[0] == 1
+    assert "FAILED_PRECONDITION CASE_NOT_IN_REVIEW" in early[2]
+    assert "assign it first" in early[2]
+    assert documents[0] == 0
+    assert "giấy ra viện, sổ hộ khẩu" in documents[1]
+    assert assigned[0] == 0
+    assert f"assigned to {CHECKER.subject}" in assigned[1]
+    assert f"recorded by its workflow {handle.id}" in assigned[1]
+    assert decided[0] == 0
+    assert "pays it next" in decided[1]
+    assert closed.state == "PAID"
+    assert await _accepted_updates(handle) == ["request_documents", ASSIGN, DECIDE]
 
 
 # --- tracing --------------------------------------------------------------------------------
