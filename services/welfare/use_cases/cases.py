@@ -5,6 +5,11 @@ Every state change writes its transition, one ``welfare.benefit_case_changed.v1`
 and an audit row in the same transaction. Each mutation is idempotent by request id, so a
 workflow can drive a case by deriving request ids from its own id and step; RecordPayment is
 also idempotent by payment reference.
+
+On a case a workflow drives (``workflow_id``), an officer's act goes to that workflow as an
+Update first (``CaseWorkflows``), when welfare has Temporal settings: the workflow's refusal is
+the officer's, and an accepted act is recorded by the workflow through ``record_act``
+(RecordBenefitCaseAct), never forwarded again (docs/decisions/0015).
 """
 
 from __future__ import annotations
