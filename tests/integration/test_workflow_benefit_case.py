@@ -5,6 +5,7 @@ tests/integration/test_welfare_officer_acts.py and test_workflow_death.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -58,6 +59,9 @@ class RecordingWelfare:
         self.eligible = eligible
         self.refuse_act = refuse_act
         self.recorded: list[ActToRecord] = []
+        # Set: record_act waits for it (an act held while being recorded).
+        self.hold: asyncio.Event | None = None
+        self.recording = asyncio.Event()
         self.refuse_payment = refuse_payment
         self.refuse_withdrawal = refuse_withdrawal
         self.confirmed: list[Expected] = []
@@ -67,6 +71,9 @@ class RecordingWelfare:
 
     @activity.defn(name="record_act")
     async def record_act(self, act: ActToRecord) -> None:
+        self.recording.set()
+        if self.hold is not None:
+            await self.hold.wait()
         if self.refuse_act:
             raise ApplicationError(
                 self.refuse_act, self.refuse_act, type="FAILED_PRECONDITION", non_retryable=True
@@ -312,3 +319,34 @@ async def test_an_act_welfare_refuses_to_record_fails_the_update_and_changes_not
     assert (cause.type, cause.details) == ("FAILED_PRECONDITION", ("ILLEGAL_TRANSITION",))
     assert (progress.state, progress.assignee) == ("OPEN", "")
     assert welfare.recorded == []
+
+
+async def test_an_act_arriving_while_another_is_recorded_is_refused_before_the_history(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    welfare = RecordingWelfare(time_skipping)
+    welfare.hold = asyncio.Event()
+    case = _case()
+    async with _worker(time_skipping, welfare) as queue:
+        handle = await _start(time_skipping, queue, case)
+        first = asyncio.create_task(
+            handle.execute_update(ASSIGN, Assignment("officer-hk-01", "officer-hk-02"))
+        )
+        await asyncio.wait_for(welfare.recording.wait(), 10)
+        with pytest.raises(WorkflowUpdateFailedError) as busy:
+            await handle.execute_update(ASSIGN, Assignment("officer-hk-03", "officer-hk-03"))
+        welfare.hold.set()
+        await first
+        await handle.signal(WITHDRAW, "test ends the case")
+        await handle.result()
+        history = await handle.fetch_history()
+    cause = busy.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.details == ("CASE_BUSY",)
+    accepted = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert accepted == [ASSIGN]
+    assert [a.officer for a in welfare.recorded] == ["officer-hk-01"]

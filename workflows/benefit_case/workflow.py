@@ -202,6 +202,12 @@ class BenefitCase:
         assert update is not None  # called from update handlers only
         return f"{workflow.info().workflow_id}:{update.id}"
 
+    def _refuse_while_acting(self) -> None:
+        # An act arriving while another is being recorded is refused before it enters the
+        # history (validators do not run again on replay, so this changes no recorded run).
+        if self._acting:
+            raise _refuse("CASE_BUSY", "another officer's act on this case is being recorded")
+
     def _begin(self) -> None:
         # Validators run before the handlers they admit, so two acts admitted together are
         # taken one by one here: the second sees the first's result.
@@ -213,7 +219,7 @@ class BenefitCase:
     async def assign(self, assignment: Assignment) -> CaseProgress:
         self._begin()
         try:
-            self._validate_assign(assignment)
+            self._check_assign(assignment)
             if workflow.patched(RECORDS_ACTS):
                 await self._record(
                     ActToRecord(
@@ -242,6 +248,10 @@ class BenefitCase:
 
     @assign.validator
     def _validate_assign(self, assignment: Assignment) -> None:
+        self._refuse_while_acting()
+        self._check_assign(assignment)
+
+    def _check_assign(self, assignment: Assignment) -> None:
         if self._withdrawal or self._progress.state not in UNDECIDED:
             raise _refuse("CASE_NOT_ASSIGNABLE", f"a case {self._progress.state} is not assigned")
         if not assignment.assignee.strip() or not assignment.officer.strip():
@@ -256,7 +266,7 @@ class BenefitCase:
     async def decide(self, decision: Decision) -> CaseProgress:
         self._begin()
         try:
-            self._validate_decide(decision)
+            self._check_decide(decision)
             state = "APPROVED" if decision.approve else "REJECTED"
             if workflow.patched(RECORDS_ACTS):
                 await self._record(
@@ -287,6 +297,10 @@ class BenefitCase:
 
     @decide.validator
     def _validate_decide(self, decision: Decision) -> None:
+        self._refuse_while_acting()
+        self._check_decide(decision)
+
+    def _check_decide(self, decision: Decision) -> None:
         if self._withdrawal or self._progress.state != "IN_REVIEW":
             raise _refuse(
                 "CASE_NOT_IN_REVIEW",
