@@ -115,6 +115,7 @@ def build_worker(
             death.check_survivor,
             death.open_benefit_case,
             death.benefit_sla,
+            benefit.record_act,
             benefit.confirm_case,
             benefit.notify_officers,
             benefit.recheck_eligibility,

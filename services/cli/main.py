@@ -212,7 +212,8 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
     registry_port = int(os.environ.get("DANCU_REGISTRY_PORT", DEFAULT_REGISTRY_PORT))
     case_status_port = int(os.environ.get("DANCU_CASE_STATUS_PORT", DEFAULT_CASE_STATUS_PORT))
     temporal, temporal_ui = _temporal_dev_server(env)
-    # Every service that relays an outbox, and the worker, find Temporal here.
+    # Every service that relays an outbox or forwards to workflows, and the worker, find
+    # Temporal here.
     on_temporal = {"DANCU_TEMPORAL_ADDRESS": temporal.address}
     registry = Child(
         "registry",
@@ -262,6 +263,8 @@ def _run_suite(env: devenv.DevEnv, args: argparse.Namespace, server_url: str) ->
             "DANCU_WELFARE_REGISTRY_ADDRESS": registry.address,
             "DANCU_WELFARE_CASE_STATUS_ADDRESS": case_status.address,
             "DANCU_WELFARE_SERVICE_TOKEN_FILE": str(tokens["service"]),
+            # Officers' acts on the cases the death workflow opened go to their workflows.
+            **on_temporal,
         },
     )
     worker = Child(

@@ -7,10 +7,12 @@ and the decision on it, as tables.
     dancu welfare show CASE_ID
     dancu welfare assign CASE_ID [--to SUBJECT]
     dancu welfare decide CASE_ID (--approve | --reject) --reason TEXT
+    dancu welfare documents CASE_ID --document NAME [--document NAME...] --reason TEXT
 
 Each command calls the welfare service over gRPC with a token: a development persona's
 (default ``welfare-officer``; ``welfare-checker`` is the second officer who may approve what
-the first opened) or ``--token-file``.
+the first opened) or ``--token-file``. On a case a workflow drives, welfare hands the act to
+the workflow, and a refusal from it is explained in plain words.
 """
 
 from __future__ import annotations
@@ -99,7 +101,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verdict.add_argument("--approve", action="store_true")
     verdict.add_argument("--reject", action="store_true")
     decide.add_argument("--reason", required=True, help="why (recorded in the case history)")
-    for command in (check, open_case, queue, show, assign, decide):
+    documents = commands.add_parser(
+        "documents", help="ask for documents on a case its workflow drives"
+    )
+    documents.add_argument("case_id")
+    documents.add_argument(
+        "--document",
+        dest="documents",
+        action="append",
+        required=True,
+        help="a document the beneficiary must bring (repeat for several)",
+    )
+    documents.add_argument("--reason", required=True, help="why")
+    for command in (check, open_case, queue, show, assign, decide, documents):
         command.add_argument("--server", default=DEFAULT_SERVER, help="welfare gRPC address")
         who = command.add_mutually_exclusive_group()
         who.add_argument("--token-file", type=Path, help="a file holding a bearer token")
@@ -192,6 +206,8 @@ def case_table(case: wpb.BenefitCase) -> Table:
         rows.append(("paid", f"{case.periods_paid} of {case.payment_periods} monthly payments"))
     elif case.payment_reference:
         rows.append(("payment", case.payment_reference))
+    if case.workflow_id:
+        rows.append(("workflow", case.workflow_id))
     for field, value in rows:
         table.add_row(field, value)
     return table
@@ -330,6 +346,8 @@ async def _assign(stub: WelfareServiceAsyncStub, args: argparse.Namespace, out: 
     )
     case = assigned.benefit_case
     out.print(f"{case.case_id} is in review, assigned to {case.assignee}", highlight=False)
+    if case.workflow_id:
+        out.print(f"(recorded by its workflow {case.workflow_id})", highlight=False)
 
 
 async def _decide(stub: WelfareServiceAsyncStub, args: argparse.Namespace, out: Console) -> None:
@@ -342,7 +360,29 @@ async def _decide(stub: WelfareServiceAsyncStub, args: argparse.Namespace, out: 
             reason=args.reason,
         )
     )
-    print_case(out, decided.benefit_case)
+    case = decided.benefit_case
+    print_case(out, case)
+    if case.workflow_id and case.state == wpb.CASE_STATE_APPROVED:
+        out.print(
+            f"its workflow {case.workflow_id} checks eligibility again and pays it next",
+            highlight=False,
+        )
+
+
+async def _documents(stub: WelfareServiceAsyncStub, args: argparse.Namespace, out: Console) -> None:
+    requested = await stub.RequestBenefitCaseDocuments(
+        pb.RequestBenefitCaseDocumentsRequest(
+            request_id=_request_id("documents", args.case_id, *args.documents, args.reason),
+            case_id=args.case_id,
+            documents=args.documents,
+            reason=args.reason,
+        )
+    )
+    out.print(
+        f"{requested.benefit_case.case_id}: documents requested so far: "
+        + ", ".join(requested.documents_requested),
+        highlight=False,
+    )
 
 
 _COMMANDS: dict[
@@ -354,6 +394,31 @@ _COMMANDS: dict[
     "show": _show,
     "assign": _assign,
     "decide": _decide,
+    "documents": _documents,
+}
+
+# What an officer should make of a refusal, by its reason (the workflow's validators' and
+# welfare's own).
+HINTS = {
+    "CASE_NOT_IN_REVIEW": "the case is not in review: assign it first (dancu welfare assign)",
+    "DECIDER_IS_MAKER": (
+        "you opened or assessed this case: another officer must approve or reject it"
+    ),
+    "CASE_NOT_ASSIGNABLE": "the case is decided or withdrawn: it takes no assignment",
+    "CASE_DECIDED": "the case is decided or withdrawn: it needs no more documents",
+    "CASE_BUSY": "another officer's act on this case is being recorded: try again shortly",
+    "CASE_WORKFLOW_UNAVAILABLE": (
+        "the case's workflow could not be reached and nothing was recorded: run the same "
+        "command again"
+    ),
+    "CASE_WORKFLOW_NOT_STARTED": (
+        "the case's workflow is starting and nothing was recorded: run the same command again"
+    ),
+    "CASE_WORKFLOW_CLOSED": "the case's workflow has finished: the case takes no more acts",
+    "CASE_NOT_WORKFLOW_DRIVEN": (
+        "no workflow drives this case, and only a workflow keeps document requests"
+    ),
+    "ILLEGAL_TRANSITION": "the case's state does not allow this step (dancu welfare show)",
 }
 
 
@@ -395,6 +460,8 @@ async def run(args: argparse.Namespace, out: Console | None = None) -> int:
             f"[red]refused: {refused.code} {refused.reason}: {refused.message}[/red]",
             highlight=False,
         )
+        if refused.reason in HINTS:
+            err.print(HINTS[refused.reason], highlight=False)
         return 1
     finally:
         await channel.close()

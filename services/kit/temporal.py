@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import opentelemetry.context
+import opentelemetry.trace
 from temporalio.client import Client
-from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.contrib.opentelemetry import TracingInterceptor, TracingWorkflowInboundInterceptor
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import (
+    HandleUpdateInput,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
 
 from services.kit.config import Env
 
@@ -41,14 +51,78 @@ def test_server_path() -> str:
     return _binary("temporal-test-server")
 
 
+class _UpdatesInTheirCallersTrace(TracingWorkflowInboundInterceptor):
+    """Runs an update's validator and handler in the trace of the call that sent the update.
+    The SDK's interceptor puts them in the trace that started the workflow, with only a link
+    to the caller; an officer's act forwarded by welfare is then one trace from the API call
+    through the update to the activities its handler runs. Updates sent without a trace keep
+    the SDK's behaviour."""
+
+    @contextmanager
+    def _callers_context(self, input: HandleUpdateInput) -> Iterator[bool]:
+        header = input.headers.get(self.header_key)
+        if header is None:
+            yield False
+            return
+        carrier = self.payload_converter.from_payloads([header])[0]
+        context = self.text_map_propagator.extract(carrier)
+        if opentelemetry.trace.get_current_span(context) is opentelemetry.trace.INVALID_SPAN:
+            yield False
+            return
+        token = opentelemetry.context.attach(self._set_on_context(context))
+        try:
+            yield True
+        finally:
+            opentelemetry.context.detach(token)
+
+    def handle_update_validator(self, input: HandleUpdateInput) -> None:
+        with self._callers_context(input) as traced:
+            if not traced:
+                super().handle_update_validator(input)
+                return
+            self._completed_span(
+                f"ValidateUpdate:{input.update}", kind=opentelemetry.trace.SpanKind.SERVER
+            )
+            WorkflowInboundInterceptor.handle_update_validator(self, input)
+
+    async def handle_update_handler(self, input: HandleUpdateInput) -> Any:
+        with self._callers_context(input) as traced:
+            if not traced:
+                return await super().handle_update_handler(input)
+            self._completed_span(
+                f"HandleUpdate:{input.update}", kind=opentelemetry.trace.SpanKind.SERVER
+            )
+            return await WorkflowInboundInterceptor.handle_update_handler(self, input)
+
+
+class DancuTracingInterceptor(TracingInterceptor):
+    """The SDK's tracing interceptor, with updates traced in their callers' traces."""
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[TracingWorkflowInboundInterceptor]:
+        super().workflow_interceptor_class(input)
+        return _UpdatesInTheirCallersTrace
+
+
 async def connect(
-    address: str, namespace: str = DEFAULT_NAMESPACE, runtime: Runtime | None = None
+    address: str,
+    namespace: str = DEFAULT_NAMESPACE,
+    runtime: Runtime | None = None,
+    *,
+    lazy: bool = False,
 ) -> Client:
     """A client whose workflow starts, signals and updates carry the caller's trace. A worker
-    built on it runs workflows and activities in that trace too: the interceptor is also a
-    worker interceptor, and workers take those from their client."""
+    built on it runs workflows, update handlers and activities in that trace too: the
+    interceptor is also a worker interceptor, and workers take those from their client.
+    ``lazy``: connect on the first call (a service that must serve while Temporal is away),
+    not here."""
     return await Client.connect(
-        address, namespace=namespace, interceptors=[TracingInterceptor()], runtime=runtime
+        address,
+        namespace=namespace,
+        interceptors=[DancuTracingInterceptor()],
+        runtime=runtime,
+        lazy=lazy,
     )
 
 

@@ -32,9 +32,14 @@ class Transaction(Protocol):
     """What a use case may do with any service's transaction; a service's UnitOfWork port
     extends it with its repositories."""
 
-    async def claim(self, method: str, key: IdempotencyKey) -> Claim: ...
+    async def claim(self, method: str, key: IdempotencyKey, agency: str | None = None) -> Claim:
+        """Claims ``key`` for the caller's agency, or for ``agency`` when a trusted caller
+        records a request made to it on another's behalf."""
+        ...
 
-    async def complete(self, key: IdempotencyKey, response: bytes) -> None: ...
+    async def complete(
+        self, key: IdempotencyKey, response: bytes, agency: str | None = None
+    ) -> None: ...
 
     async def audit(self, event: AuditEvent) -> None: ...
 
@@ -103,12 +108,19 @@ class SqlTransaction:
             raise RuntimeError("unit of work used outside `async with`")
         return self._conn
 
-    async def claim(self, method: str, key: IdempotencyKey) -> Claim:
-        return await self._books.requests.claim(self.connection, self._identity.agency, method, key)
+    async def claim(self, method: str, key: IdempotencyKey, agency: str | None = None) -> Claim:
+        return await self._books.requests.claim(
+            self.connection, self._identity.agency if agency is None else agency, method, key
+        )
 
-    async def complete(self, key: IdempotencyKey, response: bytes) -> None:
+    async def complete(
+        self, key: IdempotencyKey, response: bytes, agency: str | None = None
+    ) -> None:
         await self._books.requests.complete(
-            self.connection, self._identity.agency, key.request_id, response
+            self.connection,
+            self._identity.agency if agency is None else agency,
+            key.request_id,
+            response,
         )
 
     async def audit(self, event: AuditEvent) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.kit.config import Env, ServerSettings
+from services.kit.temporal import TemporalSettings
 
 DEFAULT_PORT = 50054
 PREFIX = "DANCU_WELFARE_"
@@ -24,6 +25,9 @@ class WelfareSettings:
     case_status_address: str
     # This service's own token (role "service") for calling the registry and case status.
     service_token: str
+    # Where the cases' workflows run: officers' acts on a workflow-driven case go there
+    # (None: every act is recorded directly).
+    temporal: TemporalSettings | None = None
 
     @staticmethod
     def from_env(env: Env) -> WelfareSettings:
@@ -39,4 +43,5 @@ class WelfareSettings:
                 f"{PREFIX}CASE_STATUS_ADDRESS", DEFAULT_CASE_STATUS_ADDRESS
             ),
             service_token=env.bytes_from_file_or_value(f"{PREFIX}SERVICE_TOKEN").decode().strip(),
+            temporal=TemporalSettings.from_env(env),
         )

@@ -11,7 +11,7 @@ from services.kit.auth import Identity
 from services.kit.errors import DomainError
 from services.kit.transactions import Transaction
 from services.welfare.domain.facts import CaseHistory, Member, Person
-from services.welfare.domain.model import BenefitCase, CaseState, Program
+from services.welfare.domain.model import Actor, BenefitCase, CaseState, Program
 
 T_contra = TypeVar("T_contra", contravariant=True)
 
@@ -28,6 +28,45 @@ class ResultEncoder(Protocol[T_contra]):
 
 class FactsUnavailable(DomainError):
     """The registry or case status did not answer in time: nothing was decided; retry."""
+
+
+class CaseWorkflowUnavailable(DomainError):
+    """Temporal did not answer, or the case's workflow has not started yet: nothing was
+    recorded; send the same request again."""
+
+
+@dataclass(frozen=True)
+class OfficerAct:
+    """An officer's act on a case a workflow drives, as welfare forwards it."""
+
+    # assign, decide or request_documents (the workflow's Update names).
+    kind: str
+    officer: Actor
+    # The officer's call to welfare: the act's record answers its retries.
+    request_id: str
+    request_fingerprint: str
+    assignee: str = ""
+    approve: bool = False
+    reason: str = ""
+    documents: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ActAccepted:
+    """The workflow accepted the act and its handler finished (the act is recorded)."""
+
+    # Every document requested on the case so far (the workflow's record).
+    documents_requested: tuple[str, ...] = ()
+
+
+class CaseWorkflows(Protocol):
+    """The cases' workflows, seen from welfare (Temporal, through its client)."""
+
+    async def forward(self, workflow_id: str, update_id: str, act: OfficerAct) -> ActAccepted:
+        """Executes the act as the workflow's Update ``update_id`` (the same id again is the
+        same Update). A refusal raises the workflow's reason as a ``DomainError`` of its
+        category; Temporal away, or the workflow not started yet, ``CaseWorkflowUnavailable``."""
+        ...
 
 
 class Registry(Protocol):

@@ -132,7 +132,7 @@ def test_a_missing_setting_is_caught(compose: dict[str, Any], name: str, tmp_pat
 
 
 def test_a_variable_the_table_does_not_list_is_caught() -> None:
-    readers = "['case_status', 'registry', 'workflows']"
+    readers = "['case_status', 'registry', 'welfare', 'workflows']"
     assert table_problems("alerts", {"DANCU_ALERTS_HOST", "DANCU_TEMPORAL_ADDRESS"}) == [
         f"alerts: the table says DANCU_TEMPORAL_ADDRESS is read by {readers}"
     ]

@@ -2,8 +2,9 @@
 
 - case_status → registry; alerts → registry, case_status; welfare → registry, case_status;
 - the worker → the four services and the Temporal frontend;
-- each service (and its migration Job) → its own database; case_status → the Temporal
-  frontend (it relays its outbox);
+- each service (and its migration Job) → its own database; the registry and case_status →
+  the Temporal frontend (they relay their outboxes), welfare too (it forwards officers' acts
+  to the cases' workflows);
 - clients → each service, through the ingress controller;
 - every workload → its spans to the collector, and DNS.
 """
@@ -79,9 +80,10 @@ def expected() -> set[tuple[str, str, int]]:
     for service, database in DATABASES.items():
         paths.add((service, f"db:{database}", 5432))
         paths.add((f"{service}-migrate", f"db:{database}", 5432))
-    # The services that relay an outbox, and the worker.
+    # The services that relay an outbox or forward officers' acts, and the worker.
     paths |= {
-        (workload, "temporal-frontend", 7233) for workload in ("registry", "case-status", "worker")
+        (workload, "temporal-frontend", 7233)
+        for workload in ("registry", "case-status", "welfare", "worker")
     }
     paths |= {(workload, "collector", 4317) for workload in WORKLOADS}
     # Every pod of the namespace resolves names, the neighbour too; that is all it may do.

@@ -80,6 +80,10 @@ def test_demo_prints_the_seed_figures_and_a_second_run_doubles_nothing(suite: Su
     assert value(found, "case outcome") == "DECEASED"
     assert value(found, "COVID_FUNERAL_SUPPORT case") == "PAID"
     assert value(found, "approver is not the opener") == "yes"
+    # Paid by the case's own workflow, which the officer's acts reached through welfare.
+    assert re.fullmatch(
+        r"benefit-case-[0-9a-f-]{36}:payment-1", value(found, "paid by its workflow")
+    )
     # The death went through its workflow (Temporal), as `dancu report-death` starts it.
     workflow = [
         label for label in found if re.fullmatch(r"death workflow covid-death-\d{12}", label)

@@ -33,6 +33,7 @@ from services.welfare.domain.examples import example_programs
 from services.welfare.main import build_server as build_welfare_server
 from services.welfare.main import open_welfare
 from services.welfare.migrations import MIGRATIONS as WELFARE_MIGRATIONS
+from services.welfare.ports import CaseWorkflows
 from tests.integration.alerts_client import AlertsClients
 from tests.integration.case_status_client import CDC, CaseStatusClients
 from tests.integration.registry_client import (
@@ -334,6 +335,36 @@ async def welfare_server(
                 f"127.0.0.1:{registry_server.port}",
                 f"127.0.0.1:{case_status_server.port}",
                 token,
+            ) as svc,
+            serving(build_welfare_server(svc, verifier(signing_key), "127.0.0.1:0")) as server,
+        ):
+            yield server
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def forwarding_welfare(
+    welfare_database_url: str,
+    registry_server: Server,
+    case_status_server: Server,
+    signing_key: bytes,
+    token_issuer: TokenIssuer,
+    workflows: CaseWorkflows,
+) -> AsyncIterator[Server]:
+    """Another welfare process on the session's welfare database, configured with Temporal:
+    officers' acts on workflow-driven cases go to the cases' workflows (the session's
+    welfare_server has no Temporal and records every act directly)."""
+    engine = create_engine(welfare_database_url, pool_size=3)
+    token = token_issuer.issue(SERVICE_CALLER, ttl_seconds=3600)
+    try:
+        async with (
+            open_welfare(
+                engine,
+                f"127.0.0.1:{registry_server.port}",
+                f"127.0.0.1:{case_status_server.port}",
+                token,
+                workflows,
             ) as svc,
             serving(build_welfare_server(svc, verifier(signing_key), "127.0.0.1:0")) as server,
         ):

@@ -1,9 +1,11 @@
 """The benefit-case workflow on the time-skipping test server, with recording activities in
-place of welfare: its SLA timers, officers' acts as validated Updates, payment and withdrawal.
-(Through the real welfare service: tests/integration/test_workflow_death.py.)"""
+place of welfare: its SLA timers, officers' acts as validated Updates recorded in welfare by
+their handlers, payment and withdrawal. (Through the real welfare service:
+tests/integration/test_welfare_officer_acts.py and test_workflow_death.py.)"""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +23,7 @@ from workflows.benefit_case.models import (
     DECIDE,
     REQUEST_DOCUMENTS,
     WITHDRAW,
+    ActToRecord,
     Assignment,
     CaseClosed,
     CaseOpened,
@@ -50,15 +53,32 @@ class RecordingWelfare:
         eligible: bool = True,
         refuse_payment: str = "",
         refuse_withdrawal: str = "",
+        refuse_act: str = "",
     ) -> None:
         self._env = env
         self.eligible = eligible
+        self.refuse_act = refuse_act
+        self.recorded: list[ActToRecord] = []
+        # Set: record_act waits for it (an act held while being recorded).
+        self.hold: asyncio.Event | None = None
+        self.recording = asyncio.Event()
         self.refuse_payment = refuse_payment
         self.refuse_withdrawal = refuse_withdrawal
         self.confirmed: list[Expected] = []
         self.notices: list[tuple[Notice, dt.datetime]] = []
         self.payments: list[Disbursement] = []
         self.withdrawals: list[Withdrawal] = []
+
+    @activity.defn(name="record_act")
+    async def record_act(self, act: ActToRecord) -> None:
+        self.recording.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.refuse_act:
+            raise ApplicationError(
+                self.refuse_act, self.refuse_act, type="FAILED_PRECONDITION", non_retryable=True
+            )
+        self.recorded.append(act)
 
     @activity.defn(name="confirm_case")
     async def confirm_case(self, expected: Expected) -> None:
@@ -105,6 +125,7 @@ async def _worker(env: WorkflowEnvironment, welfare: RecordingWelfare) -> AsyncI
         task_queue=queue,
         workflows=[BenefitCase],
         activities=[
+            welfare.record_act,
             welfare.confirm_case,
             welfare.notify_officers,
             welfare.recheck_eligibility,
@@ -211,7 +232,18 @@ async def test_acts_out_of_turn_or_by_the_maker_are_refused_before_the_history(
     assert names == [ASSIGN, REQUEST_DOCUMENTS, DECIDE]
     assert decided.state == "APPROVED"
     assert decided.documents_requested == ["giấy chứng tử"]
-    assert [e.state for e in welfare.confirmed] == ["IN_REVIEW", "APPROVED"]
+    # The two acts welfare keeps were recorded there by their handlers, each under the
+    # workflow's id and the update's; the workflow no longer waits for welfare to show them.
+    update_ids = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id
+        for e in accepted
+    ]
+    assert [(a.kind, a.officer, a.request_id) for a in welfare.recorded] == [
+        (ASSIGN, "officer-hk-01", f"{handle.id}:{update_ids[0]}"),
+        (DECIDE, "officer-hk-03", f"{handle.id}:{update_ids[2]}"),
+    ]
+    assert welfare.recorded[0].assignee == "officer-hk-02"
+    assert welfare.confirmed == []
     # Paid once, under the case's own reference; decided before three days: no reminder.
     reference = f"{workflow_id(case.case_id)}:payment-1"
     assert closed == CaseClosed(case.case_id, "PAID", reference)
@@ -267,3 +299,54 @@ async def test_a_withdrawal_welfare_refuses_leaves_the_record_and_pays_nothing(
     assert len(welfare.withdrawals) == 1
     assert "welfare kept the case: CASE_STATE_INVALID" in progress.events
     assert welfare.payments == []
+
+
+async def test_an_act_welfare_refuses_to_record_fails_the_update_and_changes_nothing(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    # Welfare's record disagrees with the workflow's view (a case withdrawn there meanwhile).
+    welfare = RecordingWelfare(time_skipping, refuse_act="ILLEGAL_TRANSITION")
+    case = _case()
+    async with _worker(time_skipping, welfare) as queue:
+        handle = await _start(time_skipping, queue, case)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(ASSIGN, Assignment("officer-hk-01", "officer-hk-02"))
+        progress = await _progress(handle)
+        await handle.signal(WITHDRAW, "test ends the case")
+        await handle.result()
+    cause = refused.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert (cause.type, cause.details) == ("FAILED_PRECONDITION", ("ILLEGAL_TRANSITION",))
+    assert (progress.state, progress.assignee) == ("OPEN", "")
+    assert welfare.recorded == []
+
+
+async def test_an_act_arriving_while_another_is_recorded_is_refused_before_the_history(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    welfare = RecordingWelfare(time_skipping)
+    welfare.hold = asyncio.Event()
+    case = _case()
+    async with _worker(time_skipping, welfare) as queue:
+        handle = await _start(time_skipping, queue, case)
+        first = asyncio.create_task(
+            handle.execute_update(ASSIGN, Assignment("officer-hk-01", "officer-hk-02"))
+        )
+        await asyncio.wait_for(welfare.recording.wait(), 10)
+        with pytest.raises(WorkflowUpdateFailedError) as busy:
+            await handle.execute_update(ASSIGN, Assignment("officer-hk-03", "officer-hk-03"))
+        welfare.hold.set()
+        await first
+        await handle.signal(WITHDRAW, "test ends the case")
+        await handle.result()
+        history = await handle.fetch_history()
+    cause = busy.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.details == ("CASE_BUSY",)
+    accepted = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+    assert accepted == [ASSIGN]
+    assert [a.officer for a in welfare.recorded] == ["officer-hk-01"]

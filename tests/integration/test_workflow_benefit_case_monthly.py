@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import pytest
 from dancu.case_status.v1 import case_pb2 as cpb
 from dancu.welfare.v1 import welfare_pb2 as wpb
 from dancu.welfare.v1 import welfare_service_pb2 as pb
@@ -20,10 +21,11 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from services.kit.auth import TokenIssuer
 from services.kit.server import Server
-from tests.integration.registry_client import SERVICE_CALLER, new_request_id, register
+from tests.integration.registry_client import SERVICE_CALLER, register
 from tests.integration.welfare_client import (
     CHECKER,
     OFFICER,
+    WelfareClients,
     open_request,
     publish_monthly_program,
     record_stay,
@@ -78,7 +80,7 @@ async def _worker(
 async def _monthly_case(
     registrar: RegistryServiceAsyncStub,
     cdc: CaseStatusServiceAsyncStub,
-    officer: WelfareServiceAsyncStub,
+    opener: WelfareServiceAsyncStub,
     supervisor: WelfareServiceAsyncStub,
     months: int,
 ) -> wpb.BenefitCase:
@@ -94,8 +96,18 @@ async def _monthly_case(
         dt.date(2021, 8, 1),
         dt.date(2021, 8, 11),
     )
-    opened = await officer.OpenBenefitCase(open_request(program, resident.citizen_id))
+    request = open_request(program, resident.citizen_id)
+    # Opened for its workflow, as the death workflow opens cases: officers' acts on it are
+    # the workflow's updates, which record them in welfare.
+    request.driven_by_workflow = True
+    opened = await opener.OpenBenefitCase(request)
     return opened.benefit_case
+
+
+@pytest.fixture
+def opener(welfare_clients: WelfareClients) -> WelfareServiceAsyncStub:
+    """The worker's identity: a service opens a case for its workflow."""
+    return welfare_clients.welfare_stub(SERVICE_CALLER)
 
 
 async def _start(
@@ -119,27 +131,9 @@ async def _start(
     )
 
 
-async def _approve(
-    handle: WorkflowHandle[BenefitCase, CaseClosed],
-    case_id: str,
-    officer: WelfareServiceAsyncStub,
-    checker: WelfareServiceAsyncStub,
-) -> None:
-    """The officers' acts in welfare, then in the workflow."""
-    await officer.AssignBenefitCase(
-        pb.AssignBenefitCaseRequest(
-            request_id=new_request_id(), case_id=case_id, assignee=CHECKER.subject
-        )
-    )
+async def _approve(handle: WorkflowHandle[BenefitCase, CaseClosed]) -> None:
+    """The officers' acts, as welfare forwards them to the workflow."""
     await handle.execute_update(ASSIGN, Assignment(OFFICER.subject, CHECKER.subject))
-    await checker.DecideBenefitCase(
-        pb.DecideBenefitCaseRequest(
-            request_id=new_request_id(),
-            case_id=case_id,
-            decision=pb.DECISION_APPROVE,
-            reason="đủ hồ sơ",
-        )
-    )
     await handle.execute_update(DECIDE, Decision(CHECKER.subject, True, "đủ hồ sơ"))
 
 
@@ -186,16 +180,16 @@ async def test_a_monthly_case_is_paid_each_month_across_runs_until_its_last_peri
     registrar: RegistryServiceAsyncStub,
     cdc: CaseStatusServiceAsyncStub,
     officer: WelfareServiceAsyncStub,
-    checker: WelfareServiceAsyncStub,
+    opener: WelfareServiceAsyncStub,
     supervisor: WelfareServiceAsyncStub,
 ) -> None:
     servers = (registry_server, case_status_server, alerts_server, welfare_server)
-    case = await _monthly_case(registrar, cdc, officer, supervisor, months=5)
+    case = await _monthly_case(registrar, cdc, opener, supervisor, months=5)
     client = time_skipping.client
     async with _worker(time_skipping, token_issuer, servers) as (queue, _):
         handle = await _start(client, queue, case, payments_per_run=2)
         approved_on = (await time_skipping.get_current_time()).astimezone(VIETNAM).date()
-        await _approve(handle, case.case_id, officer, checker)
+        await _approve(handle)
         closed = await handle.result()
         runs = await _runs(client, handle)
         latest = client.get_workflow_handle(handle.id)
@@ -241,18 +235,18 @@ async def test_the_death_correction_stops_a_monthly_case_midway_and_welfare_reco
     registrar: RegistryServiceAsyncStub,
     cdc: CaseStatusServiceAsyncStub,
     officer: WelfareServiceAsyncStub,
-    checker: WelfareServiceAsyncStub,
+    opener: WelfareServiceAsyncStub,
     supervisor: WelfareServiceAsyncStub,
 ) -> None:
     servers = (registry_server, case_status_server, alerts_server, welfare_server)
-    running = await _monthly_case(registrar, cdc, officer, supervisor, months=6)
-    ended = await _monthly_case(registrar, cdc, officer, supervisor, months=6)
+    running = await _monthly_case(registrar, cdc, opener, supervisor, months=6)
+    ended = await _monthly_case(registrar, cdc, opener, supervisor, months=6)
     client = time_skipping.client
     reason = "death revoked by civil-status correction c-1"
     async with _worker(time_skipping, token_issuer, servers) as (queue, gateways):
         correction = CorrectionActivities(gateways.case_status, gateways.welfare, client)
         handle = await _start(client, queue, running)
-        await _approve(handle, running.case_id, officer, checker)
+        await _approve(handle)
         await _until_paid(time_skipping, handle, 2)
         # The correction's step signals the running workflow...
         told = await ActivityEnvironment().run(
@@ -263,7 +257,7 @@ async def test_the_death_correction_stops_a_monthly_case_midway_and_welfare_reco
         progress = await handle.query(BenefitCase.progress)
         # ...and stops a case no workflow pays any more in welfare directly.
         other = await _start(client, queue, ended)
-        await _approve(other, ended.case_id, officer, checker)
+        await _approve(other)
         await _until_paid(time_skipping, other, 1)
         await other.terminate("its worker fleet was lost")
         direct = await ActivityEnvironment().run(
@@ -307,15 +301,15 @@ async def test_a_beneficiary_who_died_is_paid_no_further_month(
     cdc: CaseStatusServiceAsyncStub,
     civil_officer: RegistryServiceAsyncStub,
     officer: WelfareServiceAsyncStub,
-    checker: WelfareServiceAsyncStub,
+    opener: WelfareServiceAsyncStub,
     supervisor: WelfareServiceAsyncStub,
 ) -> None:
     servers = (registry_server, case_status_server, alerts_server, welfare_server)
-    case = await _monthly_case(registrar, cdc, officer, supervisor, months=6)
+    case = await _monthly_case(registrar, cdc, opener, supervisor, months=6)
     client = time_skipping.client
     async with _worker(time_skipping, token_issuer, servers) as (queue, _):
         handle = await _start(client, queue, case)
-        await _approve(handle, case.case_id, officer, checker)
+        await _approve(handle)
         await _until_paid(time_skipping, handle, 1)
         await register_covid_death(
             civil_officer, case.beneficiary_citizen_id, dt.date.today() - dt.timedelta(days=1)

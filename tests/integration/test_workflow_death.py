@@ -38,11 +38,13 @@ from services.kit.server import Server
 from services.registry.adapters.tables import outbox as registry_outbox
 from services.registry.main import RELAYED as REGISTRY_RELAYED
 from services.registry.use_cases import DEATH_REVOKED
+from services.welfare.adapters.case_workflows import TemporalCaseWorkflows
 from services.welfare.domain.examples import FUNERAL
+from tests.integration.conftest import forwarding_welfare
 from tests.integration.registry_client import HOAN_KIEM, RegistryDatabase, new_request_id
-from tests.integration.welfare_client import CHECKER, OFFICER, family, record_stay
+from tests.integration.welfare_client import CHECKER, OFFICER, WelfareClients, family, record_stay
 from tests.integration.workflow_gateways import service_gateways
-from workflows.benefit_case.models import ASSIGN, DECIDE, Assignment, CaseClosed, Decision
+from workflows.benefit_case.models import CaseClosed
 from workflows.benefit_case.models import workflow_id as benefit_case_id
 from workflows.correction.models import DeathCorrected
 from workflows.death.models import (
@@ -88,10 +90,11 @@ async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_
     case_status_server: Server,
     alerts_server: Server,
     welfare_server: Server,
+    welfare_database_url: str,
+    signing_key: bytes,
     registrar: RegistryServiceAsyncStub,
     cdc: CaseStatusServiceAsyncStub,
     officer: WelfareServiceAsyncStub,
-    checker: WelfareServiceAsyncStub,
     welfare_db: RegistryDatabase,
     case_db: RegistryDatabase,
     alerts_db: RegistryDatabase,
@@ -158,27 +161,35 @@ async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_
             task_queue=queue,
         )
 
-        # Officers act through the welfare API; the workflow hears of each act as an update.
+        # Officers act through the welfare API, which forwards each act to the case's
+        # workflow as an update; the workflow records it in welfare and pays the approval.
         [case_id] = recorded.benefit_cases
         benefit = client.get_workflow_handle(benefit_case_id(case_id), result_type=CaseClosed)
-        await officer.AssignBenefitCase(
-            wfpb.AssignBenefitCaseRequest(
-                request_id=new_request_id(), case_id=case_id, assignee=CHECKER.subject
-            )
-        )
-        await benefit.execute_update(ASSIGN, Assignment(OFFICER.subject, CHECKER.subject))
-        # An approval welfare has not recorded is refused: the workflow follows the record.
-        with pytest.raises(WorkflowUpdateFailedError):
-            await benefit.execute_update(DECIDE, Decision(CHECKER.subject, True, "đủ hồ sơ"))
-        await checker.DecideBenefitCase(
-            wfpb.DecideBenefitCaseRequest(
-                request_id=new_request_id(),
-                case_id=case_id,
-                decision=wfpb.DECISION_APPROVE,
-                reason="đủ hồ sơ",
-            )
-        )
-        await benefit.execute_update(DECIDE, Decision(CHECKER.subject, True, "đủ hồ sơ"))
+        async with forwarding_welfare(
+            welfare_database_url,
+            registry_server,
+            case_status_server,
+            signing_key,
+            token_issuer,
+            TemporalCaseWorkflows(client),
+        ) as forwarding:
+            officers = WelfareClients(f"127.0.0.1:{forwarding.port}", token_issuer)
+            try:
+                await officers.welfare_stub(OFFICER).AssignBenefitCase(
+                    wfpb.AssignBenefitCaseRequest(
+                        request_id=new_request_id(), case_id=case_id, assignee=CHECKER.subject
+                    )
+                )
+                decided = await officers.welfare_stub(CHECKER).DecideBenefitCase(
+                    wfpb.DecideBenefitCaseRequest(
+                        request_id=new_request_id(),
+                        case_id=case_id,
+                        decision=wfpb.DECISION_APPROVE,
+                        reason="đủ hồ sơ",
+                    )
+                )
+            finally:
+                await officers.close()
         closed = await benefit.result()
 
     assert list(reported) == [Reported(workflow_id(cid), running=True)] * 2
@@ -212,6 +223,14 @@ async def test_a_reported_death_is_recorded_everywhere_once_and_the_survivor_is_
     assert case.state == wpb.CASE_STATE_PAID
     assert case.payment_reference == f"{benefit_case_id(case_id)}:payment-1"
     assert closed == CaseClosed(case_id, "PAID", case.payment_reference)
+    assert decided.benefit_case.state == wpb.CASE_STATE_APPROVED
+    assert case.workflow_id == benefit_case_id(case_id)
+    assert [h.actor_subject for h in case.history] == [
+        case.opened_by,
+        OFFICER.subject,
+        CHECKER.subject,
+        case.opened_by,
+    ]
     rows = await welfare_db.rows(
         "SELECT count(*) AS n FROM benefit_cases WHERE subject_id = %s", cid
     )

@@ -7,7 +7,15 @@ import logging
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from workflows.benefit_case.models import CaseOpened, Disbursement, Expected, Notice, Withdrawal
+from workflows.benefit_case.models import (
+    ASSIGN,
+    ActToRecord,
+    CaseOpened,
+    Disbursement,
+    Expected,
+    Notice,
+    Withdrawal,
+)
 from workflows.gateways.welfare import WelfareGateway
 
 logger = logging.getLogger(__name__)
@@ -17,10 +25,36 @@ class BenefitCaseActivities:
     def __init__(self, welfare: WelfareGateway) -> None:
         self._welfare = welfare
 
+    @activity.defn(name="record_act")
+    async def record_act(self, act: ActToRecord) -> None:
+        """Records an accepted act in welfare in the officer's name; welfare's refusal (its
+        record disagrees) fails the update with welfare's reason."""
+        if act.kind == ASSIGN:
+            await self._welfare.record_assignment(
+                act.case_id,
+                act.assignee,
+                act.officer,
+                act.agency,
+                act.request_id,
+                act.officer_request_id,
+                act.officer_request_fingerprint,
+            )
+        else:
+            await self._welfare.record_decision(
+                act.case_id,
+                act.approve,
+                act.reason,
+                act.officer,
+                act.agency,
+                act.request_id,
+                act.officer_request_id,
+                act.officer_request_fingerprint,
+            )
+
     @activity.defn(name="confirm_case")
     async def confirm_case(self, expected: Expected) -> None:
         """Welfare must show the officer's act the update reports; otherwise the update fails
-        and the workflow's state stays as welfare's."""
+        and the workflow's state stays as welfare's (runs from before acts were forwarded)."""
         case = await self._welfare.case(expected.case_id)
         agrees = case.state == expected.state
         if expected.assignee:

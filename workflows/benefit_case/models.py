@@ -49,19 +49,29 @@ class CaseOpened:
 
 @dataclass
 class Assignment:
-    """An officer assigned the case through the welfare API."""
+    """An officer's assignment, forwarded by the welfare API (services/welfare/adapters/
+    case_workflows.py mirrors these fields)."""
 
     officer: str
     assignee: str
+    # The officer's agency, and their call to welfare as welfare identifies it (request id,
+    # fingerprint): the act's record in welfare names the agency and answers the call's
+    # retries. Empty when the act did not come through welfare.
+    agency: str = ""
+    request_id: str = ""
+    request_fingerprint: str = ""
 
 
 @dataclass
 class Decision:
-    """An officer approved or rejected the case through the welfare API."""
+    """An officer's approval or rejection, forwarded by the welfare API."""
 
     officer: str
     approve: bool
     reason: str
+    agency: str = ""
+    request_id: str = ""
+    request_fingerprint: str = ""
 
 
 @dataclass
@@ -69,6 +79,28 @@ class DocumentsRequest:
     officer: str
     documents: list[str]
     reason: str
+    agency: str = ""
+    request_id: str = ""
+    request_fingerprint: str = ""
+
+
+@dataclass
+class ActToRecord:
+    """The ``record_act`` activity's input: an officer's act the workflow accepted, recorded
+    in welfare in the officer's name (RecordBenefitCaseAct)."""
+
+    case_id: str
+    # <workflow id>:<update id>: a retried activity, or a replay, records the act once.
+    request_id: str
+    officer: str
+    agency: str
+    # ASSIGN or DECIDE.
+    kind: str
+    assignee: str = ""
+    approve: bool = False
+    reason: str = ""
+    officer_request_id: str = ""
+    officer_request_fingerprint: str = ""
 
 
 @dataclass

@@ -1,10 +1,12 @@
 """The benefit-case workflow: waits for officers under SLA timers, then pays an approved case.
 
-Officers act through the welfare API, which enforces the case's state and maker-checker in the
-transaction of the change and records who did it. Their acts reach the workflow as Updates
-(``assign``, ``decide``, ``request_documents``). Each validator refuses an act the case's state
-or maker-checker forbids before it enters the history; the handler then confirms with welfare
-that the case shows the act (``confirm_case``), so the workflow never runs ahead of the record.
+Officers act through the welfare API, which forwards their acts on the case to this workflow as
+Updates (``assign``, ``decide``, ``request_documents``). Each validator refuses an act the
+case's state or maker-checker forbids before it enters the history, and the officer hears the
+refusal from welfare. The handler of an accepted assignment or decision records it in welfare
+in the officer's name (``record_act``, request id ``<workflow id>:<update id>``), so the act is
+durable once accepted, whoever forwarded it. Runs from before that change confirmed instead
+that welfare already showed an act it had recorded (``confirm_case``); they replay as they ran.
 
 A monthly case is paid its first period on approval, then one period on the 1st of each month
 (00:00 Vietnam time), each after welfare checks eligibility again, until its last period, until
@@ -30,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         REQUEST_DOCUMENTS,
         WITHDRAW,
         WORKFLOW,
+        ActToRecord,
         Assignment,
         CaseClosed,
         CaseOpened,
@@ -45,6 +48,9 @@ with workflow.unsafe.imports_passed_through():
 
 UNDECIDED = ("OPEN", "IN_REVIEW")
 SETTLED = ("APPROVED", "REJECTED", "WITHDRAWN")
+# Officers' acts come forwarded by welfare: an accepted one is recorded in welfare by the
+# handler (``record_act``) instead of confirmed after welfare recorded it (``confirm_case``).
+RECORDS_ACTS = "record-officer-acts"
 
 
 def _first_of_next_month(moment: dt.datetime) -> dt.datetime:
@@ -273,6 +279,32 @@ class BenefitCase:
             retry_policy=SERVICE_RETRY,
         )
 
+    async def _record(self, act: ActToRecord) -> None:
+        try:
+            await workflow.execute_activity(
+                "record_act", act, start_to_close_timeout=CALL_TIMEOUT, retry_policy=SERVICE_RETRY
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.non_retryable:
+                # Welfare refused to record it (its record disagrees with this workflow's):
+                # the update fails with welfare's status and reason; the state stays.
+                raise ApplicationError(
+                    cause.message, *cause.details, type=cause.type, non_retryable=True
+                ) from None
+            raise
+
+    def _act_request_id(self) -> str:
+        update = workflow.current_update_info()
+        assert update is not None  # called from update handlers only
+        return f"{workflow.info().workflow_id}:{update.id}"
+
+    def _refuse_while_acting(self) -> None:
+        # An act arriving while another is being recorded is refused before it enters the
+        # history (validators do not run again on replay, so this changes no recorded run).
+        if self._acting:
+            raise _refuse("CASE_BUSY", "another officer's act on this case is being recorded")
+
     def _begin(self) -> None:
         # Validators run before the handlers they admit, so two acts admitted together are
         # taken one by one here: the second sees the first's result.
@@ -284,10 +316,24 @@ class BenefitCase:
     async def assign(self, assignment: Assignment) -> CaseProgress:
         self._begin()
         try:
-            self._validate_assign(assignment)
-            await self._confirm(
-                Expected(self._case.case_id, "IN_REVIEW", assignee=assignment.assignee)
-            )
+            self._check_assign(assignment)
+            if workflow.patched(RECORDS_ACTS):
+                await self._record(
+                    ActToRecord(
+                        self._case.case_id,
+                        self._act_request_id(),
+                        assignment.officer,
+                        assignment.agency,
+                        ASSIGN,
+                        assignee=assignment.assignee,
+                        officer_request_id=assignment.request_id,
+                        officer_request_fingerprint=assignment.request_fingerprint,
+                    )
+                )
+            else:
+                await self._confirm(
+                    Expected(self._case.case_id, "IN_REVIEW", assignee=assignment.assignee)
+                )
             self._progress.state = "IN_REVIEW"
             self._progress.assignee = assignment.assignee
             self._progress.events.append(
@@ -299,6 +345,10 @@ class BenefitCase:
 
     @assign.validator
     def _validate_assign(self, assignment: Assignment) -> None:
+        self._refuse_while_acting()
+        self._check_assign(assignment)
+
+    def _check_assign(self, assignment: Assignment) -> None:
         if self._withdrawal or self._progress.state not in UNDECIDED:
             raise _refuse("CASE_NOT_ASSIGNABLE", f"a case {self._progress.state} is not assigned")
         if not assignment.assignee.strip() or not assignment.officer.strip():
@@ -313,9 +363,26 @@ class BenefitCase:
     async def decide(self, decision: Decision) -> CaseProgress:
         self._begin()
         try:
-            self._validate_decide(decision)
+            self._check_decide(decision)
             state = "APPROVED" if decision.approve else "REJECTED"
-            await self._confirm(Expected(self._case.case_id, state, decided_by=decision.officer))
+            if workflow.patched(RECORDS_ACTS):
+                await self._record(
+                    ActToRecord(
+                        self._case.case_id,
+                        self._act_request_id(),
+                        decision.officer,
+                        decision.agency,
+                        DECIDE,
+                        approve=decision.approve,
+                        reason=decision.reason,
+                        officer_request_id=decision.request_id,
+                        officer_request_fingerprint=decision.request_fingerprint,
+                    )
+                )
+            else:
+                await self._confirm(
+                    Expected(self._case.case_id, state, decided_by=decision.officer)
+                )
             self._progress.state = state
             self._progress.decided_by = decision.officer
             self._progress.events.append(
@@ -327,6 +394,10 @@ class BenefitCase:
 
     @decide.validator
     def _validate_decide(self, decision: Decision) -> None:
+        self._refuse_while_acting()
+        self._check_decide(decision)
+
+    def _check_decide(self, decision: Decision) -> None:
         if self._withdrawal or self._progress.state != "IN_REVIEW":
             raise _refuse(
                 "CASE_NOT_IN_REVIEW",

@@ -83,6 +83,9 @@ class DeathActivities:
             claim.beneficiary_citizen_id,
             claim.subject_citizen_id,
             claim.request_id,
+            # The workflow hands the case to its BenefitCase workflow next: officers' acts on
+            # it go there through welfare.
+            driven_by_workflow=True,
         )
         return OpenedCase(
             case.case_id,

@@ -23,6 +23,7 @@ _IDEMPOTENT = (
     "OpenBenefitCase",
     "RecordPayment",
     "WithdrawBenefitCase",
+    "RecordBenefitCaseAct",
 )
 
 
@@ -124,7 +125,10 @@ class WelfareGateway:
         beneficiary_citizen_id: str,
         subject_citizen_id: str,
         request_id: str,
+        driven_by_workflow: bool = False,
     ) -> CaseView:
+        """``driven_by_workflow``: the caller hands the case to its BenefitCase workflow, so
+        welfare forwards officers' acts on it there."""
         try:
             response = await self._stub.OpenBenefitCase(
                 pb.OpenBenefitCaseRequest(
@@ -132,6 +136,7 @@ class WelfareGateway:
                     program_code=program_code,
                     beneficiary_citizen_id=beneficiary_citizen_id,
                     subject_citizen_id=subject_citizen_id,
+                    driven_by_workflow=driven_by_workflow,
                 )
             )
         except grpc.aio.AioRpcError as error:
@@ -141,6 +146,61 @@ class WelfareGateway:
     async def case(self, case_id: str) -> CaseView:
         try:
             response = await self._stub.GetBenefitCase(pb.GetBenefitCaseRequest(case_id=case_id))
+        except grpc.aio.AioRpcError as error:
+            raise final_or_retry(error) from None
+        return _case(response.benefit_case)
+
+    async def record_assignment(
+        self,
+        case_id: str,
+        assignee: str,
+        officer: str,
+        agency: str,
+        request_id: str,
+        officer_request_id: str = "",
+        officer_request_fingerprint: str = "",
+    ) -> CaseView:
+        return await self._record_act(
+            pb.RecordBenefitCaseActRequest(
+                request_id=request_id,
+                case_id=case_id,
+                officer_subject=officer,
+                officer_agency=agency,
+                officer_request_id=officer_request_id,
+                officer_request_fingerprint=officer_request_fingerprint,
+                assignment=pb.AssignmentAct(assignee=assignee),
+            )
+        )
+
+    async def record_decision(
+        self,
+        case_id: str,
+        approve: bool,
+        reason: str,
+        officer: str,
+        agency: str,
+        request_id: str,
+        officer_request_id: str = "",
+        officer_request_fingerprint: str = "",
+    ) -> CaseView:
+        return await self._record_act(
+            pb.RecordBenefitCaseActRequest(
+                request_id=request_id,
+                case_id=case_id,
+                officer_subject=officer,
+                officer_agency=agency,
+                officer_request_id=officer_request_id,
+                officer_request_fingerprint=officer_request_fingerprint,
+                decision=pb.DecisionAct(
+                    decision=pb.DECISION_APPROVE if approve else pb.DECISION_REJECT,
+                    reason=reason,
+                ),
+            )
+        )
+
+    async def _record_act(self, request: pb.RecordBenefitCaseActRequest) -> CaseView:
+        try:
+            response = await self._stub.RecordBenefitCaseAct(request)
         except grpc.aio.AioRpcError as error:
             raise final_or_retry(error) from None
         return _case(response.benefit_case)

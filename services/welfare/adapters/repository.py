@@ -150,6 +150,7 @@ def _case(
         payment_periods=row.payment_periods,
         periods_paid=row.periods_paid,
         payments=tuple(payments),
+        workflow_id=row.workflow_id or "",
     )
 
 
@@ -183,6 +184,7 @@ def _case_values(case: BenefitCase) -> dict[str, Any]:
         "updated_at": case.updated_at,
         "version": case.version,
         "periods_paid": case.periods_paid,
+        "workflow_id": case.workflow_id or None,
     }
 
 

@@ -84,6 +84,8 @@ benefit_cases = Table(
     CheckConstraint(
         "periods_paid BETWEEN 0 AND payment_periods", name="benefit_cases_periods_paid"
     ),
+    # The Temporal workflow driving the case (officers' acts go to it first); NULL: none.
+    Column("workflow_id", Text, nullable=True),
     # One active claim per program, beneficiary and subject: opening it twice finds the first.
     # States 4 and 6 are REJECTED and WITHDRAWN (a STOPPED case, 7, was paid: still active).
     Index(

@@ -175,6 +175,7 @@ def case_message(case: BenefitCase, *, full: bool = True) -> wpb.BenefitCase:
         etag=case.etag,
         payment_periods=case.payment_periods,
         periods_paid=case.periods_paid,
+        workflow_id=case.workflow_id,
     )
     if full:
         message.assessment.CopyFrom(assessment_message(case.assessment))

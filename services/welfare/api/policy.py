@@ -6,7 +6,9 @@ Roles:
   the rule is in use_cases). Maker-checker is a rule on the case, not a role: the officer who
   opened or assessed a case cannot decide it.
 - welfare_supervisor: everything an officer may do, and publishes programs.
-- service: other dancu services and workflows (drive cases by request id).
+- service: other dancu services and workflows (drive cases by request id). Only they record
+  an act a case's workflow accepted (RecordBenefitCaseAct): an officer's acts on such a case go
+  through the workflow.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ POLICY: Policy = {
     _SERVICE + "ListBenefitCases": _STAFF,
     _SERVICE + "AssignBenefitCase": _STAFF,
     _SERVICE + "DecideBenefitCase": _STAFF_AND_SERVICES,
+    _SERVICE + "RequestBenefitCaseDocuments": _STAFF,
+    _SERVICE + "RecordBenefitCaseAct": frozenset({SERVICE}),
     _SERVICE + "RecordPayment": _STAFF_AND_SERVICES,
     _SERVICE + "WithdrawBenefitCase": _STAFF_AND_SERVICES,
 }

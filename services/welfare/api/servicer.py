@@ -6,6 +6,8 @@ errors are mapped by the server's error interceptor.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dancu.welfare.v1 import welfare_service_pb2 as pb
 from dancu.welfare.v1 import welfare_service_pb2_grpc as pb_grpc
 from google.protobuf.message import Message
@@ -23,7 +25,7 @@ from services.kit.request_ids import (
 from services.kit.request_reading import FieldReader
 from services.welfare import use_cases
 from services.welfare.api import convert
-from services.welfare.domain.model import Program
+from services.welfare.domain.model import Actor, BenefitCase, Program
 from services.welfare.use_cases import WelfareService, cases, programs, queue
 
 MAX_PAGE_SIZE = 200
@@ -115,6 +117,7 @@ class WelfareServicer(pb_grpc.WelfareServiceServicer):
             request.subject_citizen_id.strip(),
             key,
             lambda r: convert.opened_response(r).SerializeToString(),
+            request.driven_by_workflow,
         )
         if isinstance(result, StoredResponse):
             return pb.OpenBenefitCaseResponse.FromString(result.data)
@@ -199,6 +202,85 @@ class WelfareServicer(pb_grpc.WelfareServiceServicer):
         if isinstance(result, StoredResponse):
             return pb.DecideBenefitCaseResponse.FromString(result.data)
         return pb.DecideBenefitCaseResponse(benefit_case=convert.case_message(result))
+
+    async def RequestBenefitCaseDocuments(
+        self, request: pb.RequestBenefitCaseDocumentsRequest, context: Context
+    ) -> pb.RequestBenefitCaseDocumentsResponse:
+        key = _key("RequestBenefitCaseDocuments", request, request.request_id)
+
+        def response(r: cases.DocumentsRequested) -> pb.RequestBenefitCaseDocumentsResponse:
+            return pb.RequestBenefitCaseDocumentsResponse(
+                benefit_case=convert.case_message(r.case), documents_requested=r.documents
+            )
+
+        result = await cases.request_documents(
+            self._svc,
+            current_identity(),
+            request.case_id.strip(),
+            list(request.documents),
+            request.reason,
+            key,
+            lambda r: response(r).SerializeToString(),
+        )
+        if isinstance(result, StoredResponse):
+            return pb.RequestBenefitCaseDocumentsResponse.FromString(result.data)
+        return response(result)
+
+    async def RecordBenefitCaseAct(
+        self, request: pb.RecordBenefitCaseActRequest, context: Context
+    ) -> pb.RecordBenefitCaseActResponse:
+        key = _key("RecordBenefitCaseAct", request, request.request_id)
+        officer = Actor(request.officer_subject.strip(), request.officer_agency.strip())
+        kind = request.WhichOneof("act")
+        if kind == "assignment":
+            method = "AssignBenefitCase"
+            act = cases.RecordedAct(officer, assignee=request.assignment.assignee.strip())
+
+            def for_officer(c: BenefitCase) -> bytes:
+                return pb.AssignBenefitCaseResponse(
+                    benefit_case=convert.case_message(c)
+                ).SerializeToString()
+        elif kind == "decision" and request.decision.decision in (
+            pb.DECISION_APPROVE,
+            pb.DECISION_REJECT,
+        ):
+            method = "DecideBenefitCase"
+            act = cases.RecordedAct(
+                officer,
+                approve=request.decision.decision == pb.DECISION_APPROVE,
+                reason=request.decision.reason,
+            )
+
+            def for_officer(c: BenefitCase) -> bytes:
+                return pb.DecideBenefitCaseResponse(
+                    benefit_case=convert.case_message(c)
+                ).SerializeToString()
+        else:
+            raise InvalidInput(
+                [FieldViolation("act", "ACT_REQUIRED", "an assignment, an approval or a rejection")]
+            )
+        if request.officer_request_id:
+            act = replace(
+                act,
+                officer_method=method,
+                officer_key=IdempotencyKey(
+                    request.officer_request_id, request.officer_request_fingerprint
+                ),
+            )
+        result = await cases.record_act(
+            self._svc,
+            current_identity(),
+            request.case_id.strip(),
+            act,
+            key,
+            lambda c: pb.RecordBenefitCaseActResponse(
+                benefit_case=convert.case_message(c)
+            ).SerializeToString(),
+            for_officer,
+        )
+        if isinstance(result, StoredResponse):
+            return pb.RecordBenefitCaseActResponse.FromString(result.data)
+        return pb.RecordBenefitCaseActResponse(benefit_case=convert.case_message(result))
 
     async def RecordPayment(
         self, request: pb.RecordPaymentRequest, context: Context

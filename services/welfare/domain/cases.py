@@ -11,6 +11,7 @@ under the same reference).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,8 @@ from services.kit.errors import (
 from services.welfare.domain.model import Actor, BenefitCase, CaseState, Payment, Transition
 
 MAX_REASON_LENGTH = 2000
+MAX_DOCUMENTS = 20
+MAX_DOCUMENT_LENGTH = 200
 MAX_REFERENCE_LENGTH = 128
 MAX_SUBJECT_LENGTH = 128
 
@@ -66,10 +69,41 @@ def require_reason(reason: str, field: str = "reason") -> str:
     return reason
 
 
-def assign(case: BenefitCase, assignee: str, actor: Actor, now: dt.datetime) -> BenefitCase:
-    """An open case goes into review; a case in review changes hands."""
+def workflow_id(case_id: str) -> str:
+    """The id of the BenefitCase workflow that drives a case (the workflows' own convention:
+    workflows/benefit_case/models.py)."""
+    return f"benefit-case-{case_id}"
+
+
+def check_assignee(assignee: str) -> str:
     if not assignee or len(assignee) > MAX_SUBJECT_LENGTH or not assignee.isprintable():
         raise InvalidInput([FieldViolation("assignee", "ASSIGNEE_INVALID", "is not a subject")])
+    return assignee
+
+
+def require_documents(documents: Sequence[str]) -> tuple[str, ...]:
+    """1 to MAX_DOCUMENTS documents, each named in 1 to MAX_DOCUMENT_LENGTH printable
+    characters."""
+    named = tuple(d.strip() for d in documents)
+    if not 0 < len(named) <= MAX_DOCUMENTS or not all(
+        0 < len(d) <= MAX_DOCUMENT_LENGTH and d.isprintable() for d in named
+    ):
+        raise InvalidInput(
+            [
+                FieldViolation(
+                    "documents",
+                    "DOCUMENTS_INVALID",
+                    f"name 1 to {MAX_DOCUMENTS} documents of 1 to {MAX_DOCUMENT_LENGTH} "
+                    "printable characters",
+                )
+            ]
+        )
+    return named
+
+
+def assign(case: BenefitCase, assignee: str, actor: Actor, now: dt.datetime) -> BenefitCase:
+    """An open case goes into review; a case in review changes hands."""
+    check_assignee(assignee)
     if not case.state.awaiting_decision:
         raise illegal(case, "assigned")
     return _move(case, S.IN_REVIEW, actor, now, f"assigned to {assignee}", assignee=assignee)

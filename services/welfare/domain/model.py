@@ -211,6 +211,12 @@ class BenefitCase:
     periods_paid: int = 0
     # Every payment by period; loaded with the case, not with a queue row.
     payments: tuple[Payment, ...] = ()
+    # The workflow that drives the case (officers' acts go to it first); "": none.
+    workflow_id: str = ""
+
+    @property
+    def driven_by_workflow(self) -> bool:
+        return bool(self.workflow_id)
 
     @property
     def etag(self) -> str:

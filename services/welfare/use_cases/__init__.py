@@ -49,7 +49,14 @@ from services.welfare.domain.model import (
 )
 from services.welfare.domain.survivors import find_survivors as survivors_in
 from services.welfare.domain.survivors import is_orphan, relationship
-from services.welfare.ports import CaseStatus, Clock, Registry, UnitOfWork, UnitOfWorkFactory
+from services.welfare.ports import (
+    CaseStatus,
+    CaseWorkflows,
+    Clock,
+    Registry,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
 
 CASE = "benefit_case"
 RESIDENT = "resident"
@@ -64,6 +71,9 @@ class WelfareService:
     registry: Registry
     case_status: CaseStatus
     clock: Clock
+    # Where officers' acts on workflow-driven cases go; None (Temporal not configured):
+    # welfare records every act directly.
+    workflows: CaseWorkflows | None = None
 
     def today(self) -> dt.date:
         return vietnam_date(self.clock.now())

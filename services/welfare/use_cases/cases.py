@@ -7,20 +7,30 @@ and an audit row in the same transaction; a later period's payment writes its pa
 an audit row. Each mutation is idempotent by request id, so a workflow can drive a case by
 deriving request ids from its own id and step; RecordPayment is also idempotent by period and
 payment reference.
+
+On a case a workflow drives (``workflow_id``), an officer's act goes to that workflow as an
+Update first (``CaseWorkflows``), when welfare has Temporal settings: the workflow's refusal is
+the officer's, and an accepted act is recorded by the workflow through ``record_act``
+(RecordBenefitCaseAct), never forwarded again (docs/decisions/0015).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from services.kit.audit import AuditEvent
 from services.kit.auth import Identity
 from services.kit.errors import (
+    AlreadyExists,
+    DomainError,
     FieldViolation,
+    Forbidden,
     InvalidInput,
     NotFound,
     PreconditionFailed,
@@ -31,6 +41,7 @@ from services.kit.transactions import replay
 from services.welfare.domain import cases as lifecycle
 from services.welfare.domain.facts import Person
 from services.welfare.domain.model import (
+    Actor,
     Assessment,
     BenefitCase,
     CaseState,
@@ -38,7 +49,7 @@ from services.welfare.domain.model import (
     payment_periods,
     vietnam_date,
 )
-from services.welfare.ports import ResultEncoder, UnitOfWork
+from services.welfare.ports import ActAccepted, OfficerAct, ResultEncoder, UnitOfWork
 from services.welfare.use_cases import (
     CASE,
     WelfareService,
@@ -51,6 +62,12 @@ from services.welfare.use_cases import (
 )
 
 CASE_CHANGED = "welfare.benefit_case_changed.v1"
+# The role of dancu's own services and workflows (services/welfare/api/policy.py).
+SERVICE_ROLE = "service"
+# The Update names of the BenefitCase workflow (workflows/benefit_case/models.py).
+ASSIGN = "assign"
+DECIDE = "decide"
+REQUEST_DOCUMENTS = "request_documents"
 
 
 def new_case_id() -> str:
@@ -123,9 +140,16 @@ async def open_case(
     subject_id: str,
     key: IdempotencyKey,
     encode: ResultEncoder[Opened],
+    driven_by_workflow: bool = False,
 ) -> Opened | StoredResponse:
     """Assesses the claim under the program's latest version and opens a case for it when
-    eligible; an active case of the same claim is returned instead of a second one."""
+    eligible; an active case of the same claim is returned instead of a second one.
+    ``driven_by_workflow``: the caller (a service) hands the case to its workflow, so
+    officers' acts on it go there first; an existing case returned is marked too."""
+    if driven_by_workflow and SERVICE_ROLE not in identity.roles:
+        raise Forbidden(
+            "SERVICE_ROLE_REQUIRED", "only a dancu service hands a case to its workflow"
+        )
     v = Validator()
     v.check(bool(program_code), "program_code", "PROGRAM_CODE_REQUIRED", "is required")
     v.check(bool(beneficiary_id), "beneficiary_citizen_id", "CITIZEN_ID_REQUIRED", "is required")
@@ -159,12 +183,18 @@ async def open_case(
             case = _new_case(
                 program.review_days, periods, assessment, claim.beneficiary, identity, now
             )
+            if driven_by_workflow:
+                case = replace(case, workflow_id=lifecycle.workflow_id(case.case_id))
             await uow.welfare.add_case(case)
             result = Opened(case, True)
             await uow.complete(key, encode(result))
             await _record(uow, case, method, key.request_id)
             await uow.commit()
             return result
+        if driven_by_workflow and not existing.driven_by_workflow:
+            # Opened by an officer first; the caller's workflow drives it from now on.
+            existing = replace(existing, workflow_id=lifecycle.workflow_id(existing.case_id))
+            await uow.welfare.save_case(existing)
         result = Opened(existing, False)
         await uow.complete(key, encode(result))
         await uow.audit(
@@ -244,6 +274,107 @@ async def _change(
         return changed
 
 
+def update_id(kind: str, agency: str, request_id: str) -> str:
+    """The workflow Update that carries an officer's call: the same call retried (same agency
+    and request id) is the same Update, which Temporal runs once. Hashed, so that the
+    workflow's own request id for recording it (``<workflow id>:<update id>``) fits the
+    request-id limit whatever the officer's."""
+    digest = hashlib.sha256(f"{agency}\x1f{request_id}".encode()).hexdigest()[:32]
+    return f"{kind}-{digest}"
+
+
+async def _officer_act(
+    svc: WelfareService,
+    identity: Identity,
+    method: str,
+    case_id: str,
+    key: IdempotencyKey,
+    encode: ResultEncoder[BenefitCase],
+    step: Callable[[BenefitCase, dt.datetime], BenefitCase],
+    act: OfficerAct,
+    etag: str,
+) -> BenefitCase | StoredResponse:
+    """An officer's act: recorded here on a case no workflow drives (or without Temporal);
+    else forwarded to the case's workflow, which records it through ``record_act``."""
+    if svc.workflows is None:
+        return await _change(svc, identity, method, case_id, key, encode, step, etag)
+    _check_case_id(case_id)
+    async with transaction(svc, identity, method, CASE, [case_id], key.request_id) as uow:
+        replayed = await replay(uow, method, key, CASE, [case_id])
+        if replayed is not None:
+            return replayed
+        case = await _case(uow, identity, case_id, for_update=True)
+        lifecycle.check_etag(case, etag)
+        if not case.driven_by_workflow:
+            changed = step(case, svc.clock.now())
+            await uow.welfare.save_case(changed)
+            await uow.complete(key, encode(changed))
+            await _record(uow, changed, method, key.request_id)
+            await uow.commit()
+            return changed
+        # Left uncommitted: the claim is rolled back, and no connection is held while the
+        # workflow decides; the act's record (or the answer below) completes the request.
+    return await _forward(svc, identity, method, case, key, encode, act)
+
+
+async def _forward(
+    svc: WelfareService,
+    identity: Identity,
+    method: str,
+    case: BenefitCase,
+    key: IdempotencyKey,
+    encode: ResultEncoder[BenefitCase],
+    act: OfficerAct,
+) -> BenefitCase | StoredResponse:
+    assert svc.workflows is not None
+    try:
+        await svc.workflows.forward(
+            case.workflow_id, update_id(act.kind, identity.agency, key.request_id), act
+        )
+    except DomainError as refusal:
+        await _audit_refusal(svc, identity, method, case, key.request_id, refusal)
+        raise
+    return await _answer(svc, identity, method, case.case_id, key, encode)
+
+
+async def _answer(
+    svc: WelfareService,
+    identity: Identity,
+    method: str,
+    case_id: str,
+    key: IdempotencyKey,
+    encode: ResultEncoder[BenefitCase],
+) -> BenefitCase | StoredResponse:
+    """The answer to a forwarded call: the response the act's record stored for it (the case
+    right after the act), else the case as it stands, stored for the call's retries."""
+    async with transaction(svc, identity, method, CASE, [case_id], key.request_id) as uow:
+        claim = await uow.claim(method, key)
+        case = await _case(uow, identity, case_id)
+        if claim.is_new:
+            await uow.complete(key, encode(case))
+        await uow.audit(AuditEvent(method, CASE, resource_ids(case), "forwarded", key.request_id))
+        await uow.commit()
+    if claim.stored_response is not None:
+        return StoredResponse(claim.stored_response)
+    return case
+
+
+async def _audit_refusal(
+    svc: WelfareService,
+    identity: Identity,
+    method: str,
+    case: BenefitCase,
+    request_id: str,
+    refusal: DomainError,
+) -> None:
+    """The workflow refused the act: only the attempt is recorded (who tried what)."""
+    async with svc.uow(identity) as uow:
+        await uow.audit(
+            AuditEvent(method, CASE, resource_ids(case), f"refused:{refusal.reason}", request_id)
+        )
+        await uow.commit()
+
+
 async def assign_case(
     svc: WelfareService,
     identity: Identity,
@@ -253,8 +384,8 @@ async def assign_case(
     encode: ResultEncoder[BenefitCase],
     etag: str = "",
 ) -> BenefitCase | StoredResponse:
-    who = assignee or identity.subject
-    return await _change(
+    who = lifecycle.check_assignee(assignee or identity.subject)
+    return await _officer_act(
         svc,
         identity,
         "AssignBenefitCase",
@@ -262,6 +393,7 @@ async def assign_case(
         key,
         encode,
         lambda case, now: lifecycle.assign(case, who, actor(identity), now),
+        OfficerAct(ASSIGN, actor(identity), key.request_id, key.fingerprint, assignee=who),
         etag,
     )
 
@@ -276,8 +408,8 @@ async def decide_case(
     encode: ResultEncoder[BenefitCase],
     etag: str = "",
 ) -> BenefitCase | StoredResponse:
-    lifecycle.require_reason(reason)
-    return await _change(
+    reason = lifecycle.require_reason(reason)
+    return await _officer_act(
         svc,
         identity,
         "DecideBenefitCase",
@@ -285,8 +417,168 @@ async def decide_case(
         key,
         encode,
         lambda case, now: lifecycle.decide(case, approve, reason, actor(identity), now),
+        OfficerAct(
+            DECIDE,
+            actor(identity),
+            key.request_id,
+            key.fingerprint,
+            approve=approve,
+            reason=reason,
+        ),
         etag,
     )
+
+
+@dataclass(frozen=True)
+class DocumentsRequested:
+    case: BenefitCase
+    # Every document requested on the case so far.
+    documents: tuple[str, ...]
+
+
+async def request_documents(
+    svc: WelfareService,
+    identity: Identity,
+    case_id: str,
+    documents: Sequence[str],
+    reason: str,
+    key: IdempotencyKey,
+    encode: ResultEncoder[DocumentsRequested],
+) -> DocumentsRequested | StoredResponse:
+    """Asks for documents through the case's workflow, whose history is their only record."""
+    named = lifecycle.require_documents(documents)
+    reason = lifecycle.require_reason(reason)
+    _check_case_id(case_id)
+    method = "RequestBenefitCaseDocuments"
+    async with transaction(svc, identity, method, CASE, [case_id], key.request_id) as uow:
+        replayed = await replay(uow, method, key, CASE, [case_id])
+        if replayed is not None:
+            return replayed
+        case = await _case(uow, identity, case_id)
+        if svc.workflows is None or not case.driven_by_workflow:
+            raise PreconditionFailed(
+                "CASE_NOT_WORKFLOW_DRIVEN",
+                "documents are requested through the case's workflow; this case has none",
+            )
+        # Left uncommitted, as for the other acts: the claim goes with the rollback.
+    act = OfficerAct(
+        REQUEST_DOCUMENTS,
+        actor(identity),
+        key.request_id,
+        key.fingerprint,
+        reason=reason,
+        documents=named,
+    )
+    try:
+        accepted: ActAccepted = await svc.workflows.forward(
+            case.workflow_id, update_id(act.kind, identity.agency, key.request_id), act
+        )
+    except DomainError as refusal:
+        await _audit_refusal(svc, identity, method, case, key.request_id, refusal)
+        raise
+    async with transaction(svc, identity, method, CASE, [case_id], key.request_id) as uow:
+        replayed = await replay(uow, method, key, CASE, [case_id])
+        if replayed is not None:
+            # A concurrent retry of this call answered first.
+            return replayed
+        result = DocumentsRequested(
+            await _case(uow, identity, case_id), accepted.documents_requested
+        )
+        await uow.complete(key, encode(result))
+        await uow.audit(
+            AuditEvent(method, CASE, resource_ids(result.case), "forwarded", key.request_id)
+        )
+        await uow.commit()
+    return result
+
+
+@dataclass(frozen=True)
+class RecordedAct:
+    """An officer's act a case's workflow accepted, as it asks welfare to record it."""
+
+    officer: Actor
+    assignee: str = ""
+    # None: an assignment.
+    approve: bool | None = None
+    reason: str = ""
+    # The officer's call to welfare, when the act came through it: answered from this record.
+    officer_method: str = ""
+    officer_key: IdempotencyKey | None = None
+
+
+async def record_act(
+    svc: WelfareService,
+    identity: Identity,
+    case_id: str,
+    act: RecordedAct,
+    key: IdempotencyKey,
+    encode: ResultEncoder[BenefitCase],
+    encode_for_officer: ResultEncoder[BenefitCase],
+) -> BenefitCase | StoredResponse:
+    """Records the act in the officer's name, never forwarding it: the workflow accepted it
+    already. Only on a case a workflow drives; the rules of the case apply as to any act."""
+    _check_case_id(case_id)
+    if not act.officer.subject.strip():
+        raise InvalidInput(
+            [FieldViolation("officer_subject", "OFFICER_REQUIRED", "name who acted")]
+        )
+    method = "RecordBenefitCaseAct"
+    async with transaction(svc, identity, method, CASE, [case_id], key.request_id) as uow:
+        replayed = await replay(uow, method, key, CASE, [case_id])
+        if replayed is not None:
+            return replayed
+        case = await _case(uow, identity, case_id)
+        if not case.driven_by_workflow:
+            raise PreconditionFailed(
+                "CASE_NOT_WORKFLOW_DRIVEN", "no workflow drives this case; act through the API"
+            )
+        if _shows(case, act):
+            # Recorded already, by a welfare process that had no Temporal to forward it to:
+            # the record stands and the workflow catches up (nothing is locked or written
+            # but the request's own rows).
+            await uow.complete(key, encode(case))
+            await _answer_officer(uow, act, case, encode_for_officer)
+            await uow.audit(
+                AuditEvent(method, CASE, resource_ids(case), "already_recorded", key.request_id)
+            )
+            await uow.commit()
+            return case
+        case = await _case(uow, identity, case_id, for_update=True)
+        now = svc.clock.now()
+        if act.approve is None:
+            changed = lifecycle.assign(case, act.assignee, act.officer, now)
+        else:
+            reason = lifecycle.require_reason(act.reason)
+            changed = lifecycle.decide(case, act.approve, reason, act.officer, now)
+        await uow.welfare.save_case(changed)
+        await uow.complete(key, encode(changed))
+        await _answer_officer(uow, act, changed, encode_for_officer)
+        await _record(uow, changed, method, key.request_id)
+        await uow.commit()
+        return changed
+
+
+def _shows(case: BenefitCase, act: RecordedAct) -> bool:
+    """The case shows this very act: the same assignee in review, or the same officer's same
+    decision."""
+    if act.approve is None:
+        return case.state is CaseState.IN_REVIEW and case.assignee == act.assignee
+    decided = CaseState.APPROVED if act.approve else CaseState.REJECTED
+    return case.state is decided and case.decided_by == act.officer.subject
+
+
+async def _answer_officer(
+    uow: UnitOfWork, act: RecordedAct, case: BenefitCase, encode: ResultEncoder[BenefitCase]
+) -> None:
+    """The officer's retry of the call welfare forwarded is answered from the act's record,
+    even if the welfare process that forwarded it is gone. Their request id used for another
+    call (refused to them already) does not stop the record."""
+    if act.officer_key is None:
+        return
+    with contextlib.suppress(AlreadyExists):
+        claim = await uow.claim(act.officer_method, act.officer_key, act.officer.agency)
+        if claim.is_new:
+            await uow.complete(act.officer_key, encode(case), act.officer.agency)
 
 
 async def withdraw_case(

@@ -546,6 +546,7 @@ class BenefitCase(_message.Message):
     PAYMENTS_FIELD_NUMBER: _builtins.int
     PAYMENT_PERIODS_FIELD_NUMBER: _builtins.int
     PERIODS_PAID_FIELD_NUMBER: _builtins.int
+    WORKFLOW_ID_FIELD_NUMBER: _builtins.int
     case_id: _builtins.str
     program_code: _builtins.str
     program_version: _builtins.int
@@ -577,6 +578,10 @@ class BenefitCase(_message.Message):
     """How many payments the case makes: the months of a monthly benefit, 1 otherwise."""
     periods_paid: _builtins.int
     """Periods paid so far (1 to `payment_periods`, in order)."""
+    workflow_id: _builtins.str
+    """The Temporal workflow that drives the case (`benefit-case-<case_id>`): officers' acts on
+    it go to the workflow first. Empty: welfare records them directly.
+    """
     @_builtins.property
     def assessment(self) -> Global___Assessment:
         """The assessment made when the case was opened."""
@@ -623,10 +628,11 @@ class BenefitCase(_message.Message):
         payments: _abc.Iterable[Global___Payment] | None = ...,
         payment_periods: _builtins.int = ...,
         periods_paid: _builtins.int = ...,
+        workflow_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["assessment", b"assessment", "due_time", b"due_time", "open_time", b"open_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_vnd", b"amount_vnd", "assessed_by", b"assessed_by", "assessment", b"assessment", "assignee", b"assignee", "beneficiary_citizen_id", b"beneficiary_citizen_id", "case_id", b"case_id", "decided_by", b"decided_by", "decision_reason", b"decision_reason", "due_time", b"due_time", "etag", b"etag", "history", b"history", "open_time", b"open_time", "opened_by", b"opened_by", "payment_periods", b"payment_periods", "payment_reference", b"payment_reference", "payments", b"payments", "periods_paid", b"periods_paid", "program_code", b"program_code", "program_version", b"program_version", "state", b"state", "subject_citizen_id", b"subject_citizen_id", "update_time", b"update_time", "ward_code", b"ward_code"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_vnd", b"amount_vnd", "assessed_by", b"assessed_by", "assessment", b"assessment", "assignee", b"assignee", "beneficiary_citizen_id", b"beneficiary_citizen_id", "case_id", b"case_id", "decided_by", b"decided_by", "decision_reason", b"decision_reason", "due_time", b"due_time", "etag", b"etag", "history", b"history", "open_time", b"open_time", "opened_by", b"opened_by", "payment_periods", b"payment_periods", "payment_reference", b"payment_reference", "payments", b"payments", "periods_paid", b"periods_paid", "program_code", b"program_code", "program_version", b"program_version", "state", b"state", "subject_citizen_id", b"subject_citizen_id", "update_time", b"update_time", "ward_code", b"ward_code", "workflow_id", b"workflow_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,15 +26,15 @@ from dancu.welfare.v1 import welfare_pb2 as dancu_dot_welfare_dot_v1_dot_welfare
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&dancu/welfare/v1/welfare_service.proto\x12\x10\x64\x61ncu.welfare.v1\x1a\x1e\x64\x61ncu/welfare/v1/welfare.proto\x1a\x16google/type/date.proto\"=\n\x13ListProgramsRequest\x12&\n\x0bin_force_on\x18\x01 \x01(\x0b\x32\x11.google.type.Date\"C\n\x14ListProgramsResponse\x12+\n\x08programs\x18\x01 \x03(\x0b\x32\x19.dancu.welfare.v1.Program\"2\n\x11GetProgramRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"@\n\x12GetProgramResponse\x12*\n\x07program\x18\x01 \x01(\x0b\x32\x19.dancu.welfare.v1.Program\"W\n\x15PublishProgramRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12*\n\x07program\x18\x02 \x01(\x0b\x32\x19.dancu.welfare.v1.Program\"U\n\x16PublishProgramResponse\x12*\n\x07program\x18\x01 \x01(\x0b\x32\x19.dancu.welfare.v1.Program\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x97\x01\n\x17\x43heckEligibilityRequest\x12\x1e\n\x16\x62\x65neficiary_citizen_id\x18\x01 \x01(\t\x12\x1a\n\x12subject_citizen_id\x18\x02 \x01(\t\x12\x14\n\x0cprogram_code\x18\x03 \x01(\t\x12*\n\x0f\x61ssessment_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\"M\n\x18\x43heckEligibilityResponse\x12\x31\n\x0b\x61ssessments\x18\x01 \x03(\x0b\x32\x1c.dancu.welfare.v1.Assessment\"3\n\x14\x46indSurvivorsRequest\x12\x1b\n\x13\x64\x65\x63\x65\x61sed_citizen_id\x18\x01 \x01(\t\"F\n\x15\x46indSurvivorsResponse\x12-\n\tsurvivors\x18\x01 \x03(\x0b\x32\x1a.dancu.welfare.v1.Survivor\"~\n\x16OpenBenefitCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cprogram_code\x18\x02 \x01(\t\x12\x1e\n\x16\x62\x65neficiary_citizen_id\x18\x03 \x01(\t\x12\x1a\n\x12subject_citizen_id\x18\x04 \x01(\t\"_\n\x17OpenBenefitCaseResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"(\n\x15GetBenefitCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"M\n\x16GetBenefitCaseResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\"\xbd\x01\n\x17ListBenefitCasesRequest\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x1b.dancu.welfare.v1.CaseState\x12\x14\n\x0cprogram_code\x18\x02 \x01(\t\x12\x11\n\tward_code\x18\x03 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x04 \x01(\t\x12\x14\n\x0coverdue_only\x18\x05 \x01(\x08\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"i\n\x18ListBenefitCasesResponse\x12\x34\n\rbenefit_cases\x18\x01 \x03(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"_\n\x18\x41ssignBenefitCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x03 \x01(\t\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\"P\n\x19\x41ssignBenefitCaseResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\"\x8b\x01\n\x18\x44\x65\x63ideBenefitCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12,\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x1a.dancu.welfare.v1.Decision\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\"P\n\x19\x44\x65\x63ideBenefitCaseResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\"f\n\x14RecordPaymentRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x19\n\x11payment_reference\x18\x03 \x01(\t\x12\x0e\n\x06period\x18\x04 \x01(\x05\"L\n\x15RecordPaymentResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\"_\n\x1aWithdrawBenefitCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\"R\n\x1bWithdrawBenefitCaseResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase*O\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x45\x43ISION_APPROVE\x10\x01\x12\x13\n\x0f\x44\x45\x43ISION_REJECT\x10\x02\x32\xe4\t\n\x0eWelfareService\x12]\n\x0cListPrograms\x12%.dancu.welfare.v1.ListProgramsRequest\x1a&.dancu.welfare.v1.ListProgramsResponse\x12W\n\nGetProgram\x12#.dancu.welfare.v1.GetProgramRequest\x1a$.dancu.welfare.v1.GetProgramResponse\x12\x63\n\x0ePublishProgram\x12\'.dancu.welfare.v1.PublishProgramRequest\x1a(.dancu.welfare.v1.PublishProgramResponse\x12i\n\x10\x43heckEligibility\x12).dancu.welfare.v1.CheckEligibilityRequest\x1a*.dancu.welfare.v1.CheckEligibilityResponse\x12`\n\rFindSurvivors\x12&.dancu.welfare.v1.FindSurvivorsRequest\x1a\'.dancu.welfare.v1.FindSurvivorsResponse\x12\x66\n\x0fOpenBenefitCase\x12(.dancu.welfare.v1.OpenBenefitCaseRequest\x1a).dancu.welfare.v1.OpenBenefitCaseResponse\x12\x63\n\x0eGetBenefitCase\x12\'.dancu.welfare.v1.GetBenefitCaseRequest\x1a(.dancu.welfare.v1.GetBenefitCaseResponse\x12i\n\x10ListBenefitCases\x12).dancu.welfare.v1.ListBenefitCasesRequest\x1a*.dancu.welfare.v1.ListBenefitCasesResponse\x12l\n\x11\x41ssignBenefitCase\x12*.dancu.welfare.v1.AssignBenefitCaseRequest\x1a+.dancu.welfare.v1.AssignBenefitCaseResponse\x12l\n\x11\x44\x65\x63ideBenefitCase\x12*.dancu.welfare.v1.DecideBenefitCaseRequest\x1a+.dancu.welfare.v1.DecideBenefitCaseResponse\x12`\n\rRecordPayment\x12&.dancu.welfare.v1.RecordPaymentRequest\x1a\'.dancu.welfare.v1.RecordPaymentResponse\x12r\n\x13WithdrawBenefitCase\x12,.dancu.welfare.v1.WithdrawBenefitCaseRequest\x1a-.dancu.welfare.v1.WithdrawBenefitCaseResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&dancu/welfare/v1/welfare_service.proto\x12\x10\x64\x61ncu.welfare.v1\x1a\x1e\x64\x61ncu/welfare/v1/welfare.proto\x1a\x16google/type/date.proto\"=\n\x13ListProgramsRequest\x12&\n\x0bin_force_on\x18\x01 \x01(\x0b\x32\x11.google.type.Date\"C\n\x14ListProgramsResponse\x12+\n\x08programs\x18\x01 \x03(\x0b\x32\x19.dancu.welfare.v1.Program\"2\n\x11GetProgramRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\"@\n\x12GetProgramResponse\x12*\n\x07program\x18\x01 \x01(\x0b\x32\x19.dancu.welfare.v1.Program\"W\n\x15PublishProgramRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12*\n\x07program\x18\x02 \x01(\x0b\x32\x19.dancu.welfare.v1.Program\"U\n\x16PublishProgramResponse\x12*\n\x07program\x18\x01 \x01(\x0b\x32\x19.dancu.welfare.v1.Program\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\x97\x01\n\x17\x43heckEligibilityRequest\x12\x1e\n\x16\x62\x65neficiary_citizen_id\x18\x01 \x01(\t\x12\x1a\n\x12subject_citizen_id\x18\x02 \x01(\t\x12\x14\n\x0cprogram_code\x18\x03 \x01(\t\x12*\n\x0f\x61ssessment_date\x18\x04 \x01(\x0b\x32\x11.google.type.Date\"M\n\x18\x43heckEligibilityResponse\x12\x31\n\x0b\x61ssessments\x18\x01 \x03(\x0b\x32\x1c.dancu.welfare.v1.Assessment\"3\n\x14\x46indSurvivorsRequest\x12\x1b\n\x13\x64\x65\x63\x65\x61sed_citizen_id\x18\x01 \x01(\t\"F\n\x15\x46indSurvivorsResponse\x12-\n\tsurvivors\x18\x01 \x03(\x0b\x32\x1a.dancu.welfare.v1.Survivor\"\x9a\x01\n\x16OpenBenefitCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x14\n\x0cprogram_code\x18\x02 \x01(\t\x12\x1e\n\x16\x62\x65neficiary_citizen_id\x18\x03 \x01(\t\x12\x1a\n\x12subject_citizen_id\x18\x04 \x01(\t\x12\x1a\n\x12\x64riven_by_workflow\x18\x05 \x01(\x08\"_\n\x17OpenBenefitCaseResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"(\n\x15GetBenefitCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"M\n\x16GetBenefitCaseResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\"\xbd\x01\n\x17ListBenefitCasesRequest\x12*\n\x05state\x18\x01 \x01(\x0e\x32\x1b.dancu.welfare.v1.CaseState\x12\x14\n\x0cprogram_code\x18\x02 \x01(\t\x12\x11\n\tward_code\x18\x03 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x04 \x01(\t\x12\x14\n\x0coverdue_only\x18\x05 \x01(\x08\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"i\n\x18ListBenefitCasesResponse\x12\x34\n\rbenefit_cases\x18\x01 \x03(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"_\n\x18\x41ssignBenefitCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x10\n\x08\x61ssignee\x18\x03 \x01(\t\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\"P\n\x19\x41ssignBenefitCaseResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\"\x8b\x01\n\x18\x44\x65\x63ideBenefitCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12,\n\x08\x64\x65\x63ision\x18\x03 \x01(\x0e\x32\x1a.dancu.welfare.v1.Decision\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\"P\n\x19\x44\x65\x63ideBenefitCaseResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\"l\n\"RequestBenefitCaseDocumentsRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x11\n\tdocuments\x18\x03 \x03(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"w\n#RequestBenefitCaseDocumentsResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\x12\x1b\n\x13\x64ocuments_requested\x18\x02 \x03(\t\"!\n\rAssignmentAct\x12\x10\n\x08\x61ssignee\x18\x01 \x01(\t\"K\n\x0b\x44\x65\x63isionAct\x12,\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0e\x32\x1a.dancu.welfare.v1.Decision\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa5\x02\n\x1bRecordBenefitCaseActRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x17\n\x0fofficer_subject\x18\x03 \x01(\t\x12\x16\n\x0eofficer_agency\x18\x04 \x01(\t\x12\x1a\n\x12officer_request_id\x18\x05 \x01(\t\x12#\n\x1bofficer_request_fingerprint\x18\x06 \x01(\t\x12\x35\n\nassignment\x18\x07 \x01(\x0b\x32\x1f.dancu.welfare.v1.AssignmentActH\x00\x12\x31\n\x08\x64\x65\x63ision\x18\x08 \x01(\x0b\x32\x1d.dancu.welfare.v1.DecisionActH\x00\x42\x05\n\x03\x61\x63t\"S\n\x1cRecordBenefitCaseActResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\"f\n\x14RecordPaymentRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x19\n\x11payment_reference\x18\x03 \x01(\t\x12\x0e\n\x06period\x18\x04 \x01(\x05\"L\n\x15RecordPaymentResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase\"_\n\x1aWithdrawBenefitCaseRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0c\n\x04\x65tag\x18\x04 \x01(\t\"R\n\x1bWithdrawBenefitCaseResponse\x12\x33\n\x0c\x62\x65nefit_case\x18\x01 \x01(\x0b\x32\x1d.dancu.welfare.v1.BenefitCase*O\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x44\x45\x43ISION_APPROVE\x10\x01\x12\x13\n\x0f\x44\x45\x43ISION_REJECT\x10\x02\x32\xe8\x0b\n\x0eWelfareService\x12]\n\x0cListPrograms\x12%.dancu.welfare.v1.ListProgramsRequest\x1a&.dancu.welfare.v1.ListProgramsResponse\x12W\n\nGetProgram\x12#.dancu.welfare.v1.GetProgramRequest\x1a$.dancu.welfare.v1.GetProgramResponse\x12\x63\n\x0ePublishProgram\x12\'.dancu.welfare.v1.PublishProgramRequest\x1a(.dancu.welfare.v1.PublishProgramResponse\x12i\n\x10\x43heckEligibility\x12).dancu.welfare.v1.CheckEligibilityRequest\x1a*.dancu.welfare.v1.CheckEligibilityResponse\x12`\n\rFindSurvivors\x12&.dancu.welfare.v1.FindSurvivorsRequest\x1a\'.dancu.welfare.v1.FindSurvivorsResponse\x12\x66\n\x0fOpenBenefitCase\x12(.dancu.welfare.v1.OpenBenefitCaseRequest\x1a).dancu.welfare.v1.OpenBenefitCaseResponse\x12\x63\n\x0eGetBenefitCase\x12\'.dancu.welfare.v1.GetBenefitCaseRequest\x1a(.dancu.welfare.v1.GetBenefitCaseResponse\x12i\n\x10ListBenefitCases\x12).dancu.welfare.v1.ListBenefitCasesRequest\x1a*.dancu.welfare.v1.ListBenefitCasesResponse\x12l\n\x11\x41ssignBenefitCase\x12*.dancu.welfare.v1.AssignBenefitCaseRequest\x1a+.dancu.welfare.v1.AssignBenefitCaseResponse\x12l\n\x11\x44\x65\x63ideBenefitCase\x12*.dancu.welfare.v1.DecideBenefitCaseRequest\x1a+.dancu.welfare.v1.DecideBenefitCaseResponse\x12\x8a\x01\n\x1bRequestBenefitCaseDocuments\x12\x34.dancu.welfare.v1.RequestBenefitCaseDocumentsRequest\x1a\x35.dancu.welfare.v1.RequestBenefitCaseDocumentsResponse\x12u\n\x14RecordBenefitCaseAct\x12-.dancu.welfare.v1.RecordBenefitCaseActRequest\x1a..dancu.welfare.v1.RecordBenefitCaseActResponse\x12`\n\rRecordPayment\x12&.dancu.welfare.v1.RecordPaymentRequest\x1a\'.dancu.welfare.v1.RecordPaymentResponse\x12r\n\x13WithdrawBenefitCase\x12,.dancu.welfare.v1.WithdrawBenefitCaseRequest\x1a-.dancu.welfare.v1.WithdrawBenefitCaseResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dancu.welfare.v1.welfare_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DECISION']._serialized_start=2311
-  _globals['_DECISION']._serialized_end=2390
+  _globals['_DECISION']._serialized_start=3064
+  _globals['_DECISION']._serialized_end=3143
   _globals['_LISTPROGRAMSREQUEST']._serialized_start=116
   _globals['_LISTPROGRAMSREQUEST']._serialized_end=177
   _globals['_LISTPROGRAMSRESPONSE']._serialized_start=179
@@ -55,34 +55,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FINDSURVIVORSREQUEST']._serialized_end=826
   _globals['_FINDSURVIVORSRESPONSE']._serialized_start=828
   _globals['_FINDSURVIVORSRESPONSE']._serialized_end=898
-  _globals['_OPENBENEFITCASEREQUEST']._serialized_start=900
-  _globals['_OPENBENEFITCASEREQUEST']._serialized_end=1026
-  _globals['_OPENBENEFITCASERESPONSE']._serialized_start=1028
-  _globals['_OPENBENEFITCASERESPONSE']._serialized_end=1123
-  _globals['_GETBENEFITCASEREQUEST']._serialized_start=1125
-  _globals['_GETBENEFITCASEREQUEST']._serialized_end=1165
-  _globals['_GETBENEFITCASERESPONSE']._serialized_start=1167
-  _globals['_GETBENEFITCASERESPONSE']._serialized_end=1244
-  _globals['_LISTBENEFITCASESREQUEST']._serialized_start=1247
-  _globals['_LISTBENEFITCASESREQUEST']._serialized_end=1436
-  _globals['_LISTBENEFITCASESRESPONSE']._serialized_start=1438
-  _globals['_LISTBENEFITCASESRESPONSE']._serialized_end=1543
-  _globals['_ASSIGNBENEFITCASEREQUEST']._serialized_start=1545
-  _globals['_ASSIGNBENEFITCASEREQUEST']._serialized_end=1640
-  _globals['_ASSIGNBENEFITCASERESPONSE']._serialized_start=1642
-  _globals['_ASSIGNBENEFITCASERESPONSE']._serialized_end=1722
-  _globals['_DECIDEBENEFITCASEREQUEST']._serialized_start=1725
-  _globals['_DECIDEBENEFITCASEREQUEST']._serialized_end=1864
-  _globals['_DECIDEBENEFITCASERESPONSE']._serialized_start=1866
-  _globals['_DECIDEBENEFITCASERESPONSE']._serialized_end=1946
-  _globals['_RECORDPAYMENTREQUEST']._serialized_start=1948
-  _globals['_RECORDPAYMENTREQUEST']._serialized_end=2050
-  _globals['_RECORDPAYMENTRESPONSE']._serialized_start=2052
-  _globals['_RECORDPAYMENTRESPONSE']._serialized_end=2128
-  _globals['_WITHDRAWBENEFITCASEREQUEST']._serialized_start=2130
-  _globals['_WITHDRAWBENEFITCASEREQUEST']._serialized_end=2225
-  _globals['_WITHDRAWBENEFITCASERESPONSE']._serialized_start=2227
-  _globals['_WITHDRAWBENEFITCASERESPONSE']._serialized_end=2309
-  _globals['_WELFARESERVICE']._serialized_start=2393
-  _globals['_WELFARESERVICE']._serialized_end=3645
+  _globals['_OPENBENEFITCASEREQUEST']._serialized_start=901
+  _globals['_OPENBENEFITCASEREQUEST']._serialized_end=1055
+  _globals['_OPENBENEFITCASERESPONSE']._serialized_start=1057
+  _globals['_OPENBENEFITCASERESPONSE']._serialized_end=1152
+  _globals['_GETBENEFITCASEREQUEST']._serialized_start=1154
+  _globals['_GETBENEFITCASEREQUEST']._serialized_end=1194
+  _globals['_GETBENEFITCASERESPONSE']._serialized_start=1196
+  _globals['_GETBENEFITCASERESPONSE']._serialized_end=1273
+  _globals['_LISTBENEFITCASESREQUEST']._serialized_start=1276
+  _globals['_LISTBENEFITCASESREQUEST']._serialized_end=1465
+  _globals['_LISTBENEFITCASESRESPONSE']._serialized_start=1467
+  _globals['_LISTBENEFITCASESRESPONSE']._serialized_end=1572
+  _globals['_ASSIGNBENEFITCASEREQUEST']._serialized_start=1574
+  _globals['_ASSIGNBENEFITCASEREQUEST']._serialized_end=1669
+  _globals['_ASSIGNBENEFITCASERESPONSE']._serialized_start=1671
+  _globals['_ASSIGNBENEFITCASERESPONSE']._serialized_end=1751
+  _globals['_DECIDEBENEFITCASEREQUEST']._serialized_start=1754
+  _globals['_DECIDEBENEFITCASEREQUEST']._serialized_end=1893
+  _globals['_DECIDEBENEFITCASERESPONSE']._serialized_start=1895
+  _globals['_DECIDEBENEFITCASERESPONSE']._serialized_end=1975
+  _globals['_REQUESTBENEFITCASEDOCUMENTSREQUEST']._serialized_start=1977
+  _globals['_REQUESTBENEFITCASEDOCUMENTSREQUEST']._serialized_end=2085
+  _globals['_REQUESTBENEFITCASEDOCUMENTSRESPONSE']._serialized_start=2087
+  _globals['_REQUESTBENEFITCASEDOCUMENTSRESPONSE']._serialized_end=2206
+  _globals['_ASSIGNMENTACT']._serialized_start=2208
+  _globals['_ASSIGNMENTACT']._serialized_end=2241
+  _globals['_DECISIONACT']._serialized_start=2243
+  _globals['_DECISIONACT']._serialized_end=2318
+  _globals['_RECORDBENEFITCASEACTREQUEST']._serialized_start=2321
+  _globals['_RECORDBENEFITCASEACTREQUEST']._serialized_end=2614
+  _globals['_RECORDBENEFITCASEACTRESPONSE']._serialized_start=2616
+  _globals['_RECORDBENEFITCASEACTRESPONSE']._serialized_end=2699
+  _globals['_RECORDPAYMENTREQUEST']._serialized_start=2701
+  _globals['_RECORDPAYMENTREQUEST']._serialized_end=2803
+  _globals['_RECORDPAYMENTRESPONSE']._serialized_start=2805
+  _globals['_RECORDPAYMENTRESPONSE']._serialized_end=2881
+  _globals['_WITHDRAWBENEFITCASEREQUEST']._serialized_start=2883
+  _globals['_WITHDRAWBENEFITCASEREQUEST']._serialized_end=2978
+  _globals['_WITHDRAWBENEFITCASERESPONSE']._serialized_start=2980
+  _globals['_WITHDRAWBENEFITCASERESPONSE']._serialized_end=3062
+  _globals['_WELFARESERVICE']._serialized_start=3146
+  _globals['_WELFARESERVICE']._serialized_end=4658
 # @@protoc_insertion_point(module_scope)

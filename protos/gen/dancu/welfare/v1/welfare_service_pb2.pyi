@@ -275,12 +275,18 @@ class OpenBenefitCaseRequest(_message.Message):
     PROGRAM_CODE_FIELD_NUMBER: _builtins.int
     BENEFICIARY_CITIZEN_ID_FIELD_NUMBER: _builtins.int
     SUBJECT_CITIZEN_ID_FIELD_NUMBER: _builtins.int
+    DRIVEN_BY_WORKFLOW_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Idempotency key (AIP-155), 1 to 128 printable characters."""
     program_code: _builtins.str
     beneficiary_citizen_id: _builtins.str
     subject_citizen_id: _builtins.str
     """SURVIVOR programs: the deceased resident. Empty for SELF programs."""
+    driven_by_workflow: _builtins.bool
+    """Services only (role `service`): the caller hands the case to its BenefitCase workflow
+    (id `benefit-case-<case_id>`), so officers' acts on it go to that workflow. An existing
+    case of the same claim returned instead is marked too.
+    """
     def __init__(
         self,
         *,
@@ -288,10 +294,11 @@ class OpenBenefitCaseRequest(_message.Message):
         program_code: _builtins.str = ...,
         beneficiary_citizen_id: _builtins.str = ...,
         subject_citizen_id: _builtins.str = ...,
+        driven_by_workflow: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["beneficiary_citizen_id", b"beneficiary_citizen_id", "program_code", b"program_code", "request_id", b"request_id", "subject_citizen_id", b"subject_citizen_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["beneficiary_citizen_id", b"beneficiary_citizen_id", "driven_by_workflow", b"driven_by_workflow", "program_code", b"program_code", "request_id", b"request_id", "subject_citizen_id", b"subject_citizen_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -531,6 +538,180 @@ class DecideBenefitCaseResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DecideBenefitCaseResponse: _TypeAlias = DecideBenefitCaseResponse  # noqa: Y015
+
+@_typing.final
+class RequestBenefitCaseDocumentsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    DOCUMENTS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Idempotency key (AIP-155)."""
+    case_id: _builtins.str
+    reason: _builtins.str
+    """Required: why."""
+    @_builtins.property
+    def documents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What the beneficiary must bring, one document per entry (at least one)."""
+
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        documents: _abc.Iterable[_builtins.str] | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["case_id", b"case_id", "documents", b"documents", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestBenefitCaseDocumentsRequest: _TypeAlias = RequestBenefitCaseDocumentsRequest  # noqa: Y015
+
+@_typing.final
+class RequestBenefitCaseDocumentsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BENEFIT_CASE_FIELD_NUMBER: _builtins.int
+    DOCUMENTS_REQUESTED_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def benefit_case(self) -> _welfare_pb2.BenefitCase: ...
+    @_builtins.property
+    def documents_requested(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Every document requested on the case so far, oldest first (the workflow's record)."""
+
+    def __init__(
+        self,
+        *,
+        benefit_case: _welfare_pb2.BenefitCase | None = ...,
+        documents_requested: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["benefit_case", b"benefit_case"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["benefit_case", b"benefit_case", "documents_requested", b"documents_requested"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RequestBenefitCaseDocumentsResponse: _TypeAlias = RequestBenefitCaseDocumentsResponse  # noqa: Y015
+
+@_typing.final
+class AssignmentAct(_message.Message):
+    """An officer's assignment, as RecordBenefitCaseAct records it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSIGNEE_FIELD_NUMBER: _builtins.int
+    assignee: _builtins.str
+    """The officer the case goes to."""
+    def __init__(
+        self,
+        *,
+        assignee: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assignee", b"assignee"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AssignmentAct: _TypeAlias = AssignmentAct  # noqa: Y015
+
+@_typing.final
+class DecisionAct(_message.Message):
+    """An officer's decision, as RecordBenefitCaseAct records it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DECISION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    decision: Global___Decision.ValueType
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        decision: Global___Decision.ValueType = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decision", b"decision", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DecisionAct: _TypeAlias = DecisionAct  # noqa: Y015
+
+@_typing.final
+class RecordBenefitCaseActRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    CASE_ID_FIELD_NUMBER: _builtins.int
+    OFFICER_SUBJECT_FIELD_NUMBER: _builtins.int
+    OFFICER_AGENCY_FIELD_NUMBER: _builtins.int
+    OFFICER_REQUEST_ID_FIELD_NUMBER: _builtins.int
+    OFFICER_REQUEST_FINGERPRINT_FIELD_NUMBER: _builtins.int
+    ASSIGNMENT_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Idempotency key (AIP-155): the workflow derives it from its id and the Update's id."""
+    case_id: _builtins.str
+    officer_subject: _builtins.str
+    """The officer who acted, as their token named them: the transition names them."""
+    officer_agency: _builtins.str
+    officer_request_id: _builtins.str
+    """The officer's own call to welfare, when it came through the welfare API: its request id
+    and welfare's fingerprint of it. The act's record then answers the officer's retries.
+    """
+    officer_request_fingerprint: _builtins.str
+    @_builtins.property
+    def assignment(self) -> Global___AssignmentAct: ...
+    @_builtins.property
+    def decision(self) -> Global___DecisionAct: ...
+    def __init__(
+        self,
+        *,
+        request_id: _builtins.str = ...,
+        case_id: _builtins.str = ...,
+        officer_subject: _builtins.str = ...,
+        officer_agency: _builtins.str = ...,
+        officer_request_id: _builtins.str = ...,
+        officer_request_fingerprint: _builtins.str = ...,
+        assignment: Global___AssignmentAct | None = ...,
+        decision: Global___DecisionAct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["act", b"act", "assignment", b"assignment", "decision", b"decision"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["act", b"act", "assignment", b"assignment", "case_id", b"case_id", "decision", b"decision", "officer_agency", b"officer_agency", "officer_request_fingerprint", b"officer_request_fingerprint", "officer_request_id", b"officer_request_id", "officer_subject", b"officer_subject", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_act: _TypeAlias = _typing.Literal["assignment", "decision"]  # noqa: Y015
+    _WhichOneofArgType_act: _TypeAlias = _typing.Literal["act", b"act"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_act) -> _WhichOneofReturnType_act | None: ...
+
+Global___RecordBenefitCaseActRequest: _TypeAlias = RecordBenefitCaseActRequest  # noqa: Y015
+
+@_typing.final
+class RecordBenefitCaseActResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BENEFIT_CASE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def benefit_case(self) -> _welfare_pb2.BenefitCase: ...
+    def __init__(
+        self,
+        *,
+        benefit_case: _welfare_pb2.BenefitCase | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["benefit_case", b"benefit_case"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["benefit_case", b"benefit_case"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordBenefitCaseActResponse: _TypeAlias = RecordBenefitCaseActResponse  # noqa: Y015
 
 @_typing.final
 class RecordPaymentRequest(_message.Message):

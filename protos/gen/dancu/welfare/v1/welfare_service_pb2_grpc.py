@@ -92,6 +92,16 @@ class WelfareServiceStub:
                 request_serializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.DecideBenefitCaseRequest.SerializeToString,
                 response_deserializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.DecideBenefitCaseResponse.FromString,
                 _registered_method=True)
+        self.RequestBenefitCaseDocuments = channel.unary_unary(
+                '/dancu.welfare.v1.WelfareService/RequestBenefitCaseDocuments',
+                request_serializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RequestBenefitCaseDocumentsRequest.SerializeToString,
+                response_deserializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RequestBenefitCaseDocumentsResponse.FromString,
+                _registered_method=True)
+        self.RecordBenefitCaseAct = channel.unary_unary(
+                '/dancu.welfare.v1.WelfareService/RecordBenefitCaseAct',
+                request_serializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RecordBenefitCaseActRequest.SerializeToString,
+                response_deserializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RecordBenefitCaseActResponse.FromString,
+                _registered_method=True)
         self.RecordPayment = channel.unary_unary(
                 '/dancu.welfare.v1.WelfareService/RecordPayment',
                 request_serializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RecordPaymentRequest.SerializeToString,
@@ -176,7 +186,10 @@ class WelfareServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def AssignBenefitCase(self, request, context):
-        """Assigns a case to an officer; an open case moves to IN_REVIEW.
+        """Assigns a case to an officer; an open case moves to IN_REVIEW. On a case its workflow
+        drives (`workflow_id` set), the act goes to the workflow as its `assign` Update: the
+        workflow's refusal is this call's (nothing is recorded), and once it accepts, it records
+        the act here and the call returns the case as recorded.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -184,7 +197,27 @@ class WelfareServiceServicer:
 
     def DecideBenefitCase(self, request, context):
         """Approves or rejects a case in review. The decider must be neither the officer who
-        opened the case nor the one who assessed it.
+        opened the case nor the one who assessed it. On a case its workflow drives, the act goes
+        to the workflow as its `decide` Update, like AssignBenefitCase; an approved case is then
+        paid by the workflow.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestBenefitCaseDocuments(self, request, context):
+        """Asks the beneficiary for documents on a case awaiting a decision. Only a case its
+        workflow drives: the request is the workflow's `request_documents` Update, and the
+        workflow's history is its record (welfare keeps none).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordBenefitCaseAct(self, request, context):
+        """For the benefit-case workflows only (role `service`): records an officer's act that the
+        case's workflow accepted as an Update, in the officer's name, without forwarding it
+        again. Refused on a case no workflow drives.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -260,6 +293,16 @@ def add_WelfareServiceServicer_to_server(servicer, server):
                     servicer.DecideBenefitCase,
                     request_deserializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.DecideBenefitCaseRequest.FromString,
                     response_serializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.DecideBenefitCaseResponse.SerializeToString,
+            ),
+            'RequestBenefitCaseDocuments': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestBenefitCaseDocuments,
+                    request_deserializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RequestBenefitCaseDocumentsRequest.FromString,
+                    response_serializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RequestBenefitCaseDocumentsResponse.SerializeToString,
+            ),
+            'RecordBenefitCaseAct': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordBenefitCaseAct,
+                    request_deserializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RecordBenefitCaseActRequest.FromString,
+                    response_serializer=dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RecordBenefitCaseActResponse.SerializeToString,
             ),
             'RecordPayment': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordPayment,
@@ -550,6 +593,60 @@ class WelfareService:
             '/dancu.welfare.v1.WelfareService/DecideBenefitCase',
             dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.DecideBenefitCaseRequest.SerializeToString,
             dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.DecideBenefitCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestBenefitCaseDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dancu.welfare.v1.WelfareService/RequestBenefitCaseDocuments',
+            dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RequestBenefitCaseDocumentsRequest.SerializeToString,
+            dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RequestBenefitCaseDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordBenefitCaseAct(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dancu.welfare.v1.WelfareService/RecordBenefitCaseAct',
+            dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RecordBenefitCaseActRequest.SerializeToString,
+            dancu_dot_welfare_dot_v1_dot_welfare__service__pb2.RecordBenefitCaseActResponse.FromString,
             options,
             channel_credentials,
             insecure,

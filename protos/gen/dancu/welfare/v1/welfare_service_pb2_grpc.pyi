@@ -65,10 +65,26 @@ class WelfareServiceStub:
     ListBenefitCases: _grpc.UnaryUnaryMultiCallable[_welfare_service_pb2.ListBenefitCasesRequest, _welfare_service_pb2.ListBenefitCasesResponse]
     """An officer's queue: cases by state, program, ward, assignee, overdue; oldest first."""
     AssignBenefitCase: _grpc.UnaryUnaryMultiCallable[_welfare_service_pb2.AssignBenefitCaseRequest, _welfare_service_pb2.AssignBenefitCaseResponse]
-    """Assigns a case to an officer; an open case moves to IN_REVIEW."""
+    """Assigns a case to an officer; an open case moves to IN_REVIEW. On a case its workflow
+    drives (`workflow_id` set), the act goes to the workflow as its `assign` Update: the
+    workflow's refusal is this call's (nothing is recorded), and once it accepts, it records
+    the act here and the call returns the case as recorded.
+    """
     DecideBenefitCase: _grpc.UnaryUnaryMultiCallable[_welfare_service_pb2.DecideBenefitCaseRequest, _welfare_service_pb2.DecideBenefitCaseResponse]
     """Approves or rejects a case in review. The decider must be neither the officer who
-    opened the case nor the one who assessed it.
+    opened the case nor the one who assessed it. On a case its workflow drives, the act goes
+    to the workflow as its `decide` Update, like AssignBenefitCase; an approved case is then
+    paid by the workflow.
+    """
+    RequestBenefitCaseDocuments: _grpc.UnaryUnaryMultiCallable[_welfare_service_pb2.RequestBenefitCaseDocumentsRequest, _welfare_service_pb2.RequestBenefitCaseDocumentsResponse]
+    """Asks the beneficiary for documents on a case awaiting a decision. Only a case its
+    workflow drives: the request is the workflow's `request_documents` Update, and the
+    workflow's history is its record (welfare keeps none).
+    """
+    RecordBenefitCaseAct: _grpc.UnaryUnaryMultiCallable[_welfare_service_pb2.RecordBenefitCaseActRequest, _welfare_service_pb2.RecordBenefitCaseActResponse]
+    """For the benefit-case workflows only (role `service`): records an officer's act that the
+    case's workflow accepted as an Update, in the officer's name, without forwarding it
+    again. Refused on a case no workflow drives.
     """
     RecordPayment: _grpc.UnaryUnaryMultiCallable[_welfare_service_pb2.RecordPaymentRequest, _welfare_service_pb2.RecordPaymentResponse]
     """Records one period's payment of an approved case (a monthly case is paid once per
@@ -118,10 +134,26 @@ class WelfareServiceAsyncStub(WelfareServiceStub):
     ListBenefitCases: _aio.UnaryUnaryMultiCallable[_welfare_service_pb2.ListBenefitCasesRequest, _welfare_service_pb2.ListBenefitCasesResponse]  # type: ignore[assignment]
     """An officer's queue: cases by state, program, ward, assignee, overdue; oldest first."""
     AssignBenefitCase: _aio.UnaryUnaryMultiCallable[_welfare_service_pb2.AssignBenefitCaseRequest, _welfare_service_pb2.AssignBenefitCaseResponse]  # type: ignore[assignment]
-    """Assigns a case to an officer; an open case moves to IN_REVIEW."""
+    """Assigns a case to an officer; an open case moves to IN_REVIEW. On a case its workflow
+    drives (`workflow_id` set), the act goes to the workflow as its `assign` Update: the
+    workflow's refusal is this call's (nothing is recorded), and once it accepts, it records
+    the act here and the call returns the case as recorded.
+    """
     DecideBenefitCase: _aio.UnaryUnaryMultiCallable[_welfare_service_pb2.DecideBenefitCaseRequest, _welfare_service_pb2.DecideBenefitCaseResponse]  # type: ignore[assignment]
     """Approves or rejects a case in review. The decider must be neither the officer who
-    opened the case nor the one who assessed it.
+    opened the case nor the one who assessed it. On a case its workflow drives, the act goes
+    to the workflow as its `decide` Update, like AssignBenefitCase; an approved case is then
+    paid by the workflow.
+    """
+    RequestBenefitCaseDocuments: _aio.UnaryUnaryMultiCallable[_welfare_service_pb2.RequestBenefitCaseDocumentsRequest, _welfare_service_pb2.RequestBenefitCaseDocumentsResponse]  # type: ignore[assignment]
+    """Asks the beneficiary for documents on a case awaiting a decision. Only a case its
+    workflow drives: the request is the workflow's `request_documents` Update, and the
+    workflow's history is its record (welfare keeps none).
+    """
+    RecordBenefitCaseAct: _aio.UnaryUnaryMultiCallable[_welfare_service_pb2.RecordBenefitCaseActRequest, _welfare_service_pb2.RecordBenefitCaseActResponse]  # type: ignore[assignment]
+    """For the benefit-case workflows only (role `service`): records an officer's act that the
+    case's workflow accepted as an Update, in the officer's name, without forwarding it
+    again. Refused on a case no workflow drives.
     """
     RecordPayment: _aio.UnaryUnaryMultiCallable[_welfare_service_pb2.RecordPaymentRequest, _welfare_service_pb2.RecordPaymentResponse]  # type: ignore[assignment]
     """Records one period's payment of an approved case (a monthly case is paid once per
@@ -222,7 +254,11 @@ class WelfareServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _welfare_service_pb2.AssignBenefitCaseRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_welfare_service_pb2.AssignBenefitCaseResponse, _abc.Awaitable[_welfare_service_pb2.AssignBenefitCaseResponse]]:
-        """Assigns a case to an officer; an open case moves to IN_REVIEW."""
+        """Assigns a case to an officer; an open case moves to IN_REVIEW. On a case its workflow
+        drives (`workflow_id` set), the act goes to the workflow as its `assign` Update: the
+        workflow's refusal is this call's (nothing is recorded), and once it accepts, it records
+        the act here and the call returns the case as recorded.
+        """
 
     @_abc_1.abstractmethod
     def DecideBenefitCase(
@@ -231,7 +267,31 @@ class WelfareServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_welfare_service_pb2.DecideBenefitCaseResponse, _abc.Awaitable[_welfare_service_pb2.DecideBenefitCaseResponse]]:
         """Approves or rejects a case in review. The decider must be neither the officer who
-        opened the case nor the one who assessed it.
+        opened the case nor the one who assessed it. On a case its workflow drives, the act goes
+        to the workflow as its `decide` Update, like AssignBenefitCase; an approved case is then
+        paid by the workflow.
+        """
+
+    @_abc_1.abstractmethod
+    def RequestBenefitCaseDocuments(
+        self,
+        request: _welfare_service_pb2.RequestBenefitCaseDocumentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_welfare_service_pb2.RequestBenefitCaseDocumentsResponse, _abc.Awaitable[_welfare_service_pb2.RequestBenefitCaseDocumentsResponse]]:
+        """Asks the beneficiary for documents on a case awaiting a decision. Only a case its
+        workflow drives: the request is the workflow's `request_documents` Update, and the
+        workflow's history is its record (welfare keeps none).
+        """
+
+    @_abc_1.abstractmethod
+    def RecordBenefitCaseAct(
+        self,
+        request: _welfare_service_pb2.RecordBenefitCaseActRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_welfare_service_pb2.RecordBenefitCaseActResponse, _abc.Awaitable[_welfare_service_pb2.RecordBenefitCaseActResponse]]:
+        """For the benefit-case workflows only (role `service`): records an officer's act that the
+        case's workflow accepted as an Update, in the officer's name, without forwarding it
+        again. Refused on a case no workflow drives.
         """
 
     @_abc_1.abstractmethod
