@@ -50,6 +50,7 @@ async def test_each_event_starts_one_workflow_named_by_its_id(
     registrar: RegistryServiceAsyncStub,
     case_db: RegistryDatabase,
 ) -> None:
+    await case_db.publish_pending_outbox()
     resident = await register(registrar)
     cid = resident.citizen_id
     await cdc.RecordStatus(status_request(cid, classification=cpb.CLASSIFICATION_F1))

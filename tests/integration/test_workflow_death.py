@@ -304,6 +304,7 @@ async def test_a_revoked_death_is_retracted_and_its_unpaid_case_withdrawn(
     registry_db: RegistryDatabase,
 ) -> None:
     today = dt.datetime.now(VIETNAM).date()
+    await registry_db.publish_pending_outbox()
     father, _, _ = await family(registrar, dt.date(2001, 1, 1))
     cid = father.citizen_id
     await record_stay(

@@ -79,6 +79,7 @@ async def test_a_status_change_alerts_both_residence_wards_and_follows_the_isola
     case_db: RegistryDatabase,
     alerts_db: RegistryDatabase,
 ) -> None:
+    await case_db.publish_pending_outbox()
     resident = await resident_with_temporary_stay(registrar, permanent=HOAN_KIEM, temporary=CUA_NAM)
     cid = resident.citizen_id
     await cdc.RecordStatus(status_request(cid, classification=cpb.CLASSIFICATION_F1))

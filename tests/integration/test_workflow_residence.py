@@ -52,6 +52,7 @@ async def test_a_flagged_resident_who_moves_is_listed_and_alerted_in_the_new_war
     registry_db: RegistryDatabase,
     alerts_db: RegistryDatabase,
 ) -> None:
+    await registry_db.publish_pending_outbox()
     resident = await register(registrar, ward=HOME)
     cid = resident.citizen_id
     await cdc.RecordStatus(status_request(cid, classification=cpb.CLASSIFICATION_F0))
