@@ -32,8 +32,6 @@ from temporalio.worker import Worker
 from services.case_status.use_cases.recompute import STATUS_CHANGED
 from services.cli import report_death as report_death_cli
 from services.kit.auth import TokenIssuer
-from services.kit.db import create_engine
-from services.kit.outbox_relay import OutboxRelay, Route
 from services.kit.server import Server
 from services.registry.adapters.tables import outbox as registry_outbox
 from services.registry.main import RELAYED as REGISTRY_RELAYED
@@ -43,7 +41,7 @@ from services.welfare.domain.examples import FUNERAL
 from tests.integration.conftest import forwarding_welfare
 from tests.integration.registry_client import HOAN_KIEM, RegistryDatabase, new_request_id
 from tests.integration.welfare_client import CHECKER, OFFICER, WelfareClients, family, record_stay
-from tests.integration.workflow_gateways import service_gateways
+from tests.integration.workflow_gateways import outbox_relay, service_gateways
 from workflows.benefit_case.models import CaseClosed
 from workflows.benefit_case.models import workflow_id as benefit_case_id
 from workflows.correction.models import DeathCorrected
@@ -317,51 +315,47 @@ async def test_a_revoked_death_is_retracted_and_its_unpaid_case_withdrawn(
     )
     queue = f"correction-{uuid.uuid4().hex}"
     client = time_skipping.client
-    engine = create_engine(registry_database_url, pool_size=2)
-    # The registry's own routes (services.registry.main), on this test's queue.
-    routes = {kind: Route(name, queue) for kind, name in REGISTRY_RELAYED.items()}
-    relay = OutboxRelay(engine, registry_outbox, client, routes, batch=10_000)
-    try:
-        async with (
-            service_gateways(
-                token_issuer,
-                registry=registry_server,
-                case_status=case_status_server,
-                alerts=alerts_server,
-                welfare=welfare_server,
-            ) as gateways,
-            build_worker(client, gateways, queue),
-        ):
-            await report_death(client, _report(cid, today - dt.timedelta(days=1)), queue)
-            death = client.get_workflow_handle(workflow_id(cid), result_type=DeathRecorded)
-            [case_id] = (await death.result()).benefit_cases
-            # The death was reported against the wrong person: two civil-status officers
-            # revoke it in the registry.
-            recorded = (await registrar.GetResident(GetResidentRequest(citizen_id=cid))).resident
-            proposed = await civil_officer.ProposeCivilStatusCorrection(
-                ProposeCivilStatusCorrectionRequest(
-                    request_id=new_request_id(),
-                    citizen_id=cid,
-                    etag=recorded.etag,
-                    corrected_status=rpb.CIVIL_STATUS_ALIVE,
-                    reason="giấy báo tử ghi sai số định danh",
-                )
+    async with (
+        outbox_relay(
+            client, registry_database_url, registry_outbox, REGISTRY_RELAYED, queue
+        ) as relay,
+        service_gateways(
+            token_issuer,
+            registry=registry_server,
+            case_status=case_status_server,
+            alerts=alerts_server,
+            welfare=welfare_server,
+        ) as gateways,
+        build_worker(client, gateways, queue),
+    ):
+        await report_death(client, _report(cid, today - dt.timedelta(days=1)), queue)
+        death = client.get_workflow_handle(workflow_id(cid), result_type=DeathRecorded)
+        [case_id] = (await death.result()).benefit_cases
+        # The death was reported against the wrong person: two civil-status officers
+        # revoke it in the registry.
+        recorded = (await registrar.GetResident(GetResidentRequest(citizen_id=cid))).resident
+        proposed = await civil_officer.ProposeCivilStatusCorrection(
+            ProposeCivilStatusCorrectionRequest(
+                request_id=new_request_id(),
+                citizen_id=cid,
+                etag=recorded.etag,
+                corrected_status=rpb.CIVIL_STATUS_ALIVE,
+                reason="giấy báo tử ghi sai số định danh",
             )
-            await second_civil_officer.CorrectCivilStatus(
-                CorrectCivilStatusRequest(
-                    request_id=new_request_id(), correction_id=proposed.correction.correction_id
-                )
+        )
+        await second_civil_officer.CorrectCivilStatus(
+            CorrectCivilStatusRequest(
+                request_id=new_request_id(), correction_id=proposed.correction.correction_id
             )
-            await relay.relay_once()
-            [row] = await registry_db.outbox(cid, DEATH_REVOKED)
-            corrected = await client.get_workflow_handle(
-                str(row["event_id"]), result_type=DeathCorrected
-            ).result()
-            closed = await client.get_workflow_handle(
-                benefit_case_id(case_id), result_type=CaseClosed
-            ).result()
-    finally:
-        await engine.dispose()
+        )
+        await relay.relay_once()
+        [row] = await registry_db.outbox(cid, DEATH_REVOKED)
+        corrected = await client.get_workflow_handle(
+            str(row["event_id"]), result_type=DeathCorrected
+        ).result()
+        closed = await client.get_workflow_handle(
+            benefit_case_id(case_id), result_type=CaseClosed
+        ).result()
 
     assert corrected.citizen_id == cid
     assert corrected.benefit_cases == [f"{case_id}: withdrawal sent to its workflow"]

@@ -17,13 +17,12 @@ from services.case_status.adapters.tables import outbox
 from services.case_status.main import RELAYED
 from services.case_status.use_cases.recompute import STATUS_CHANGED
 from services.kit.auth import TokenIssuer
-from services.kit.db import create_engine
-from services.kit.outbox_relay import OutboxRelay, Route
+from services.kit.outbox_relay import OutboxRelay
 from services.kit.server import Server
 from tests.integration.alerts_client import resident_with_temporary_stay
 from tests.integration.case_status_client import status_request
 from tests.integration.registry_client import CUA_NAM, HOAN_KIEM, RegistryDatabase
-from tests.integration.workflow_gateways import service_gateways
+from tests.integration.workflow_gateways import outbox_relay, service_gateways
 from workflows.isolation.models import FollowUpResult, workflow_id
 from workflows.propagation.models import Propagated
 from workflows.worker import build_worker
@@ -84,22 +83,21 @@ async def test_a_status_change_alerts_both_residence_wards_and_follows_the_isola
     cid = resident.citizen_id
     await cdc.RecordStatus(status_request(cid, classification=cpb.CLASSIFICATION_F1))
     queue = f"propagation-{uuid.uuid4().hex}"
-    routes = {kind: Route(name, queue) for kind, name in RELAYED.items()}
-    engine = create_engine(case_status_database_url, pool_size=2)
-    relay = OutboxRelay(engine, outbox, time_skipping.client, routes, batch=10_000)
-    try:
-        async with _worker(time_skipping, queue, token_issuer, case_status_server, alerts_server):
-            [f1] = await _relay_events_of(relay, time_skipping, case_db, cid)
-            following = time_skipping.client.get_workflow_handle(
-                workflow_id(cid), result_type=FollowUpResult
-            )
-            assert (await following.query("progress"))["step"] == "waiting"
+    async with (
+        outbox_relay(
+            time_skipping.client, case_status_database_url, outbox, RELAYED, queue
+        ) as relay,
+        _worker(time_skipping, queue, token_issuer, case_status_server, alerts_server),
+    ):
+        [f1] = await _relay_events_of(relay, time_skipping, case_db, cid)
+        following = time_skipping.client.get_workflow_handle(
+            workflow_id(cid), result_type=FollowUpResult
+        )
+        assert (await following.query("progress"))["step"] == "waiting"
 
-            await cdc.RecordStatus(status_request(cid, classification=cpb.CLASSIFICATION_CLEARED))
-            [_, cleared] = await _relay_events_of(relay, time_skipping, case_db, cid)
-            assert (await following.result()).outcome == "STOPPED"
-    finally:
-        await engine.dispose()
+        await cdc.RecordStatus(status_request(cid, classification=cpb.CLASSIFICATION_CLEARED))
+        [_, cleared] = await _relay_events_of(relay, time_skipping, case_db, cid)
+        assert (await following.result()).outcome == "STOPPED"
 
     assert sorted(f1.wards) == sorted([HOAN_KIEM, CUA_NAM])
     assert not f1.already_applied

@@ -13,8 +13,6 @@ from dancu.case_status.v1 import case_status_service_pb2 as cspb
 from temporalio.testing import WorkflowEnvironment
 
 from services.kit.auth import TokenIssuer
-from services.kit.db import create_engine
-from services.kit.outbox_relay import OutboxRelay, Route
 from services.kit.server import Server
 from services.registry.adapters.tables import outbox as registry_outbox
 from services.registry.main import RELAYED as REGISTRY_RELAYED
@@ -26,7 +24,7 @@ from tests.integration.registry_client import (
     register,
     register_stay,
 )
-from tests.integration.workflow_gateways import service_gateways
+from tests.integration.workflow_gateways import outbox_relay, service_gateways
 from workflows.residence.models import ResidenceChangePropagated
 from workflows.worker import build_worker
 
@@ -60,28 +58,24 @@ async def test_a_flagged_resident_who_moves_is_listed_and_alerted_in_the_new_war
     await register_stay(registrar, resident, STAY)
     queue = f"residence-{uuid.uuid4().hex}"
     client = time_skipping.client
-    engine = create_engine(registry_database_url, pool_size=2)
-    # The registry's own routes (services.registry.main), on this test's queue.
-    routes = {kind: Route(name, queue) for kind, name in REGISTRY_RELAYED.items()}
-    relay = OutboxRelay(engine, registry_outbox, client, routes, batch=10_000)
-    try:
-        async with (
-            service_gateways(
-                token_issuer,
-                registry=registry_server,
-                case_status=case_status_server,
-                alerts=alerts_server,
-                welfare=alerts_server,
-            ) as gateways,
-            build_worker(client, gateways, queue),
-        ):
-            await relay.relay_once()
-            [row] = await registry_db.outbox(cid, RESIDENCE_CHANGED)
-            propagated = await client.get_workflow_handle(
-                str(row["event_id"]), result_type=ResidenceChangePropagated
-            ).result()
-    finally:
-        await engine.dispose()
+    async with (
+        outbox_relay(
+            client, registry_database_url, registry_outbox, REGISTRY_RELAYED, queue
+        ) as relay,
+        service_gateways(
+            token_issuer,
+            registry=registry_server,
+            case_status=case_status_server,
+            alerts=alerts_server,
+            welfare=alerts_server,
+        ) as gateways,
+        build_worker(client, gateways, queue),
+    ):
+        await relay.relay_once()
+        [row] = await registry_db.outbox(cid, RESIDENCE_CHANGED)
+        propagated = await client.get_workflow_handle(
+            str(row["event_id"]), result_type=ResidenceChangePropagated
+        ).result()
 
     assert propagated.case_status_refreshed
     assert propagated.flagged
