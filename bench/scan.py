@@ -286,7 +286,12 @@ async def _drive(args: argparse.Namespace, database_url: str, ids: list[str]) ->
     server = await start_server_process(
         command, {PUBLIC_KEY_ENV: public_key_pem(private_key).decode()}
     )
-    probes = {"client": process_cpu_seconds, "server": linux_cpu_seconds(lambda: [server.pid])}
+    backends = _Backends(database_url)
+    probes = {
+        "client": process_cpu_seconds,
+        "server": linux_cpu_seconds(lambda: [server.pid]),
+        "database": linux_cpu_seconds(backends.pids),
+    }
     run_tag = uuid.uuid4().hex[:8]
     verdicts: dict[int, int] = {}
     try:
@@ -320,6 +325,7 @@ async def _drive(args: argparse.Namespace, database_url: str, ids: list[str]) ->
 
             await echo(0)  # fail fast, with the real error, if the set-up is wrong
             await scan(0)
+            await backends.refresh()
 
             async def run(name: str, call: Any) -> LoadResult:
                 return await closed_loop(
@@ -354,6 +360,27 @@ async def _drive(args: argparse.Namespace, database_url: str, ids: list[str]) ->
     return 0
 
 
+class _Backends:
+    """The server's connections to the benchmark database, as PostgreSQL backend processes: the
+    database's CPU per call. Read once the server has connected; the pool keeps them open. The
+    shared background processes (WAL writer, checkpointer) are not counted."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = libpq(database_url)
+        self._pids: list[int] = []
+
+    def pids(self) -> list[int]:
+        return self._pids
+
+    async def refresh(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+            cursor = await conn.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            self._pids = [pid for (pid,) in await cursor.fetchall()]
+
+
 def _report(
     echo_before: LoadResult,
     scans: LoadResult,
@@ -365,8 +392,8 @@ def _report(
     print()
     print(render_table([echo_before, scans, echo_after], cpu_columns))
     print(
-        "(cpu ms/call: CPU time used per call by the load generator and by the server process;"
-        " the database's is not counted)"
+        "(cpu ms/call: CPU time used per call by the load generator, the server process and"
+        " the server's database backends; PostgreSQL's shared WAL writer is not counted)"
     )
     print()
     ceiling = statistics.fmean([echo_before.throughput, echo_after.throughput])
