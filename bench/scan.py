@@ -1,6 +1,7 @@
 """Checkpoint Scan throughput and p99 with durable recording, beside a bare echo on the same stack.
 
     python -m bench.scan [--flagged 20000] [--warn-share 0.02] [--concurrency 16] [--seconds 10]
+                         [--profile-server PATH]
 
 The database: with ``BENCH_DATABASE_URL`` (a server URL such as
 ``postgresql://postgres@127.0.0.1:5432/postgres``) a fresh database ``bench_alerts_<random>``
@@ -22,12 +23,17 @@ The load generator (``bench.harness``) runs in this process over loopback with a
 operator's token; each call carries a new request id. Runs: echo, Scan, echo; the mean of the
 two echo runs is the ceiling. The bar: Scan throughput >= 0.6 x echo and Scan p99 <= 10 ms.
 The exit code is 0 whether or not the bar is met: this is a measurement, not a test.
+
+``--profile-server PATH`` turns cProfile on in the server for the Scan run only and writes its
+stats to PATH (read them with ``python -m pstats PATH``); the profiler slows the server, so the
+ratios of such a run are not meaningful.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import logging
 import os
@@ -55,7 +61,12 @@ from bench.harness import (
     process_cpu_seconds,
     render_table,
 )
-from bench.server_process import start_server_process
+from bench.server_process import (
+    START_PROFILING,
+    STOP_PROFILING,
+    dump_profile,
+    start_server_process,
+)
 from services.alerts.config import DEFAULT_DATABASE_POOL_SIZE
 
 PUBLIC_KEY_ENV = "BENCH_AUTH_PUBLIC_KEY"
@@ -75,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.serve:
         if not args.database_url:
             raise SystemExit("--serve needs --database-url")
-        asyncio.run(_serve(args.database_url, args.pool_size, args.port))
+        asyncio.run(_serve(args.database_url, args.pool_size, args.port, args.profile_server))
         return 0
     return _benchmark(args)
 
@@ -102,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--keep-database", action="store_true", help="do not drop the database made for the run"
     )
+    parser.add_argument(
+        "--profile-server", metavar="PATH", help="cProfile the server during the Scan run"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -111,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 # --- the server process ------------------------------------------------------------------
 
 
-async def _serve(database_url: str, pool_size: int, port: int) -> None:
+async def _serve(database_url: str, pool_size: int, port: int, profile_path: str | None) -> None:
     # Imported here: the load generator process needs none of the server's machinery.
     from services.alerts.adapters.scan_recorder import BatchedScanRecorder
     from services.alerts.api.errors import ERROR_DOMAIN, ERROR_TABLE
@@ -147,6 +161,10 @@ async def _serve(database_url: str, pool_size: int, port: int) -> None:
             stop = asyncio.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
+            if profile_path:
+                profiler = cProfile.Profile()
+                loop.add_signal_handler(START_PROFILING, profiler.enable)
+                loop.add_signal_handler(STOP_PROFILING, dump_profile, profiler, profile_path)
             await server.start()
             print(f"READY {server.port} {len(service.watchlist)}", flush=True)
             await stop.wait()
@@ -263,10 +281,17 @@ async def _drive(args: argparse.Namespace, database_url: str, ids: list[str]) ->
     metadata = (("authorization", f"Bearer {token}"),)
     command = [sys.executable, "-m", "bench.scan", "--serve", "--database-url", database_url]
     command += ["--pool-size", str(args.pool_size)]
+    if args.profile_server:
+        command += ["--profile-server", args.profile_server]
     server = await start_server_process(
         command, {PUBLIC_KEY_ENV: public_key_pem(private_key).decode()}
     )
-    probes = {"client": process_cpu_seconds, "server": linux_cpu_seconds(lambda: [server.pid])}
+    backends = _Backends(database_url)
+    probes = {
+        "client": process_cpu_seconds,
+        "server": linux_cpu_seconds(lambda: [server.pid]),
+        "database": linux_cpu_seconds(backends.pids),
+    }
     run_tag = uuid.uuid4().hex[:8]
     verdicts: dict[int, int] = {}
     try:
@@ -300,6 +325,7 @@ async def _drive(args: argparse.Namespace, database_url: str, ids: list[str]) ->
 
             await echo(0)  # fail fast, with the real error, if the set-up is wrong
             await scan(0)
+            await backends.refresh()
 
             async def run(name: str, call: Any) -> LoadResult:
                 return await closed_loop(
@@ -320,12 +346,39 @@ async def _drive(args: argparse.Namespace, database_url: str, ids: list[str]) ->
                 flush=True,
             )
             echo_before = await run("echo (1)", echo)
+            if args.profile_server:
+                server.start_profiling()
             scans = await run("Scan", scan)
+            if args.profile_server:
+                await server.stop_profiling()
             echo_after = await run("echo (2)", echo)
     finally:
         batching = _batching(await server.stop(grace_seconds=15))
     _report(echo_before, scans, echo_after, list(probes), batching, verdicts)
+    if args.profile_server:
+        print(f"server profile: {args.profile_server} (the Scan run's figures are not meaningful)")
     return 0
+
+
+class _Backends:
+    """The server's connections to the benchmark database, as PostgreSQL backend processes: the
+    database's CPU per call. Read once the server has connected; the pool keeps them open. The
+    shared background processes (WAL writer, checkpointer) are not counted."""
+
+    def __init__(self, database_url: str) -> None:
+        self._url = libpq(database_url)
+        self._pids: list[int] = []
+
+    def pids(self) -> list[int]:
+        return self._pids
+
+    async def refresh(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+            cursor = await conn.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            self._pids = [pid for (pid,) in await cursor.fetchall()]
 
 
 def _report(
@@ -339,8 +392,8 @@ def _report(
     print()
     print(render_table([echo_before, scans, echo_after], cpu_columns))
     print(
-        "(cpu ms/call: CPU time used per call by the load generator and by the server process;"
-        " the database's is not counted)"
+        "(cpu ms/call: CPU time used per call by the load generator, the server process and"
+        " the server's database backends; PostgreSQL's shared WAL writer is not counted)"
     )
     print()
     ceiling = statistics.fmean([echo_before.throughput, echo_after.throughput])

@@ -102,14 +102,15 @@ async def serve_until_stopped(server: Server, profile_path: str | None = None) -
     if profile_path:
         profiler = cProfile.Profile()
         loop.add_signal_handler(START_PROFILING, profiler.enable)
-        loop.add_signal_handler(STOP_PROFILING, _dump_profile, profiler, profile_path)
+        loop.add_signal_handler(STOP_PROFILING, dump_profile, profiler, profile_path)
     await server.start()
     print(f"READY {server.port}", flush=True)
     await stop.wait()
     await server.stop(2.0)
 
 
-def _dump_profile(profiler: cProfile.Profile, path: str) -> None:
+def dump_profile(profiler: cProfile.Profile, path: str) -> None:
+    """Stops ``profiler``, writes its stats to ``path`` and prints ``PROFILED``."""
     profiler.disable()
     profiler.dump_stats(path)
     print(PROFILED.decode(), flush=True)
