@@ -90,6 +90,13 @@ async def test_a_list_import_survives_its_worker_killed_inside_a_chunk(
                 await _until(
                     "a chunk inside case status", _activity_running([handle], "apply_import_chunk")
                 )
+                # STARTED says a worker took the chunk, not that its call reached case status:
+                # frozen before sending it, the worker would leave nothing to commit. Case
+                # status's transaction waiting on the lock says the call is there.
+                await _until(
+                    "the chunk's call waiting in case status",
+                    _waiting_on_lock(case_status_database_url, "import_chunks"),
+                )
                 at_kill = await progress(handle)
                 worker.freeze()
             # Released: case status applies and commits the chunk the frozen worker asked for;
@@ -139,6 +146,23 @@ async def test_a_list_import_survives_its_worker_killed_inside_a_chunk(
         [p.citizen_id for p in people],
     )
     assert changes == imported.summary.applied
+
+
+def _waiting_on_lock(database_url: str, table: str) -> Callable[[], Awaitable[bool]]:
+    """True once a transaction of the database waits for a lock on ``table``."""
+
+    async def check() -> bool:
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            row = await (
+                await conn.execute(
+                    b"SELECT count(*) FROM pg_locks AS l JOIN pg_class AS c ON c.oid = l.relation"
+                    b" WHERE NOT l.granted AND c.relname = %s",
+                    (table,),
+                )
+            ).fetchone()
+        return row is not None and int(row[0]) > 0
+
+    return check
 
 
 def _chunks_applied_beyond(
