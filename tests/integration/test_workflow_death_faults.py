@@ -147,6 +147,23 @@ async def _table_locked(database_url: str, table: str) -> AsyncIterator[None]:
             await conn.rollback()
 
 
+def _waiting_on_lock(database_url: str, table: str) -> Callable[[], Awaitable[bool]]:
+    """True once a transaction of the database waits for a lock on ``table``."""
+
+    async def check() -> bool:
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            row = await (
+                await conn.execute(
+                    b"SELECT count(*) FROM pg_locks AS l JOIN pg_class AS c ON c.oid = l.relation"
+                    b" WHERE NOT l.granted AND c.relname = %s",
+                    (table,),
+                )
+            ).fetchone()
+        return row is not None and int(row[0]) > 0
+
+    return check
+
+
 async def _attempts(client: Client, workflow_ids: list[str], activity: str) -> list[int]:
     """The attempt that completed ``activity`` in each workflow's history."""
     found = []
@@ -329,6 +346,11 @@ async def _run_with_kills(
         await _until(
             "register_death inside the registry", _activity_running(deaths, "register_death")
         )
+        # STARTED says a worker took the activity, not that its call reached the registry.
+        await _until(
+            "a RegisterDeath waiting in the registry",
+            _waiting_on_lock(registry_database_url, "residents"),
+        )
         worker.freeze()
     # Released: the registry commits the deaths the frozen worker asked for; the answers stay
     # unread, and the kill loses them.
@@ -376,6 +398,10 @@ async def _run_with_kills(
             *(h.execute_update(DECIDE, Decision(CHECKER.subject, True, "đủ hồ sơ")) for h in cases)
         )
         await _until("disburse inside welfare", _activity_running(cases, "disburse"))
+        await _until(
+            "a RecordPayment waiting in welfare",
+            _waiting_on_lock(welfare_database_url, "benefit_cases"),
+        )
         worker.freeze()
     case_ids = [h.id.removeprefix("benefit-case-") for h in cases]
     await _until("payments committed", _committed(welfare_database_url, PAID_SQL, case_ids))

@@ -32,6 +32,7 @@ from tests.integration.test_workflow_death_faults import (
     _attempts,
     _table_locked,
     _until,
+    _waiting_on_lock,
 )
 from tests.support.temporal import dev_server
 from workflows.list_import.models import ListImported, ListToImport
@@ -146,23 +147,6 @@ async def test_a_list_import_survives_its_worker_killed_inside_a_chunk(
         [p.citizen_id for p in people],
     )
     assert changes == imported.summary.applied
-
-
-def _waiting_on_lock(database_url: str, table: str) -> Callable[[], Awaitable[bool]]:
-    """True once a transaction of the database waits for a lock on ``table``."""
-
-    async def check() -> bool:
-        async with await psycopg.AsyncConnection.connect(database_url) as conn:
-            row = await (
-                await conn.execute(
-                    b"SELECT count(*) FROM pg_locks AS l JOIN pg_class AS c ON c.oid = l.relation"
-                    b" WHERE NOT l.granted AND c.relname = %s",
-                    (table,),
-                )
-            ).fetchone()
-        return row is not None and int(row[0]) > 0
-
-    return check
 
 
 def _chunks_applied_beyond(
