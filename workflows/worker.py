@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from services.kit.channels import client_tls
 from services.kit.config import ConfigError, Env
 from services.kit.telemetry import configure_logging, setup_tracing
 from services.kit.temporal import connect, prometheus_runtime
@@ -160,6 +161,8 @@ def main() -> int:
     configure_logging(env.string("DANCU_LOG_LEVEL", "INFO"))
     try:
         settings = WorkerSettings.from_env(env)
+        # Read now, so that incomplete TLS settings stop the start, not the first activity.
+        client_tls()
     except ConfigError as error:
         print(f"workflows: cannot start: {error}", file=sys.stderr)
         return 2

@@ -29,6 +29,7 @@ from services.alerts.migrations import MIGRATIONS
 from services.alerts.use_cases import AlertsService
 from services.alerts.use_cases.watchlist import WatchlistFollower
 from services.kit.auth import TokenVerifier
+from services.kit.config import ServerTls
 from services.kit.db import create_engine
 from services.kit.server import Server, serve_until_signalled
 from services.kit.startup import run_service
@@ -84,7 +85,9 @@ async def open_alerts(
         await registry.close()
 
 
-def build_server(service: AlertsService, verifier: TokenVerifier, address: str) -> Server:
+def build_server(
+    service: AlertsService, verifier: TokenVerifier, address: str, tls: ServerTls | None = None
+) -> Server:
     servicer = AlertsServicer(service)
     return Server(
         registrations=[
@@ -98,6 +101,7 @@ def build_server(service: AlertsService, verifier: TokenVerifier, address: str) 
         error_table=ERROR_TABLE,
         error_domain=ERROR_DOMAIN,
         address=address,
+        tls=tls,
     )
 
 
@@ -112,7 +116,7 @@ async def run(settings: AlertsSettings, verifier: TokenVerifier) -> None:
             watchlist_poll_seconds=settings.watchlist_poll_ms / 1000,
             warn_levels=settings.warn_levels,
         ) as service:
-            server = build_server(service, verifier, settings.server.address)
+            server = build_server(service, verifier, settings.server.address, settings.server.tls)
             logger.info("alerts listening on %s", settings.server.address)
             await serve_until_signalled(
                 server, settings.server.grace_seconds, settings.server.drain_delay_seconds

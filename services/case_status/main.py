@@ -21,6 +21,7 @@ from services.case_status.migrations import MIGRATIONS
 from services.case_status.use_cases import CaseStatusService
 from services.case_status.use_cases.recompute import STATUS_CHANGED
 from services.kit.auth import TokenVerifier
+from services.kit.config import ServerTls
 from services.kit.db import create_engine
 from services.kit.outbox_relay import relaying
 from services.kit.server import Server, serve_until_signalled
@@ -52,7 +53,9 @@ async def open_case_status(
         await registry.close()
 
 
-def build_server(service: CaseStatusService, verifier: TokenVerifier, address: str) -> Server:
+def build_server(
+    service: CaseStatusService, verifier: TokenVerifier, address: str, tls: ServerTls | None = None
+) -> Server:
     servicer = CaseStatusServicer(service)
     return Server(
         registrations=[
@@ -66,6 +69,7 @@ def build_server(service: CaseStatusService, verifier: TokenVerifier, address: s
         error_table=ERROR_TABLE,
         error_domain=ERROR_DOMAIN,
         address=address,
+        tls=tls,
     )
 
 
@@ -75,7 +79,7 @@ async def run(settings: CaseStatusSettings, verifier: TokenVerifier) -> None:
         async with open_case_status(
             engine, settings.registry_address, settings.registry_token
         ) as service:
-            server = build_server(service, verifier, settings.server.address)
+            server = build_server(service, verifier, settings.server.address, settings.server.tls)
             logger.info("case status listening on %s", settings.server.address)
             async with relaying(engine, outbox, settings.temporal, RELAYED):
                 await serve_until_signalled(

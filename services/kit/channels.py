@@ -6,16 +6,22 @@ effect is never blindly repeated unless the server deduplicates it.
 
 Every call carries the caller's trace context, so one trace runs through all the services a
 request touches.
+
+Channels are TLS when the process is given the CA of the services' certificates
+(``DANCU_TLS_CA_FILE``), and present the process's own certificate when it has one (mutual
+TLS): read from the environment once per process, so every caller gets it unasked.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
 
+from services.kit.config import ClientTls, Env
 from services.kit.telemetry import client_interceptors
 
 DEFAULT_DEADLINE_SECONDS = 10.0
@@ -86,6 +92,13 @@ def retry_service_config(service: str, idempotent_methods: Iterable[str]) -> str
     )
 
 
+@functools.cache
+def client_tls() -> ClientTls | None:
+    """This process's client TLS settings; None: plaintext. Raises ConfigError when they are
+    incomplete, so a process calls it at start-up to refuse to start rather than fail later."""
+    return ClientTls.from_env(Env())
+
+
 def open_channel(
     target: str,
     *,
@@ -104,4 +117,14 @@ def open_channel(
     options: list[tuple[str, Any]] = [("grpc.max_receive_message_length", 32 * 1024 * 1024)]
     if service_config is not None:
         options += [("grpc.service_config", service_config), ("grpc.enable_retries", 1)]
-    return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
+    tls = client_tls()
+    if tls is None:
+        return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
+    if tls.server_name is not None:
+        options.append(("grpc.ssl_target_name_override", tls.server_name))
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=tls.root_certificates,
+        private_key=tls.private_key,
+        certificate_chain=tls.certificate_chain,
+    )
+    return grpc.aio.secure_channel(target, credentials, options=options, interceptors=interceptors)

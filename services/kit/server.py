@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.metrics import MeterProvider
 
 from services.kit.auth import AuthInterceptor, Policy, TokenVerifier
+from services.kit.config import ServerTls
 from services.kit.grpc_errors import ErrorInterceptor, ErrorTable
 from services.kit.rpc_metrics import RpcMetricsInterceptor
 from services.kit.telemetry import server_interceptor as tracing_interceptor
@@ -45,6 +46,7 @@ class Server:
         error_domain: str,
         address: str,
         meter_provider: MeterProvider | None = None,
+        tls: ServerTls | None = None,
     ) -> None:
         self._server = grpc.aio.server(
             interceptors=[
@@ -67,7 +69,12 @@ class Server:
         reflection.enable_server_reflection(
             (*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server
         )
-        self.port = self._server.add_insecure_port(address)
+        # Health and reflection are served on the same port, so with TLS on, probes and grpcurl
+        # speak TLS too (and with a client CA, present a certificate).
+        if tls is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, _credentials(tls))
         if self.port == 0:
             raise OSError(f"cannot listen on {address}")
 
@@ -86,6 +93,14 @@ class Server:
 
     async def wait_for_termination(self) -> None:
         await self._server.wait_for_termination()
+
+
+def _credentials(tls: ServerTls) -> grpc.ServerCredentials:
+    return grpc.ssl_server_credentials(
+        [(tls.private_key, tls.certificate_chain)],
+        root_certificates=tls.client_ca,
+        require_client_auth=tls.client_ca is not None,
+    )
 
 
 async def serve_until_signalled(server: Server, grace: float, drain_delay: float = 0.0) -> None:

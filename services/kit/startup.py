@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.kit.auth import InvalidPublicKey, TokenVerifier
+from services.kit.channels import client_tls
 from services.kit.config import ConfigError, Env
 from services.kit.migrations import MigrationSet, SchemaBehind
 from services.kit.telemetry import configure_logging, setup_metrics, setup_tracing
@@ -43,6 +44,8 @@ def run_service(
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = load(env)
+        # Read now, so that incomplete client TLS settings stop the start, not a later call.
+        client_tls()
         verifier = TokenVerifier(settings.auth_public_key)
         migrations.ensure_current(settings.database_url)
     except (ConfigError, SchemaBehind, InvalidPublicKey) as error:

@@ -10,6 +10,7 @@ from dancu.registry.v1 import registry_service_pb2, registry_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.kit.auth import TokenVerifier
+from services.kit.config import ServerTls
 from services.kit.db import create_engine
 from services.kit.outbox_relay import relaying
 from services.kit.server import Server, serve_until_signalled
@@ -53,7 +54,9 @@ async def open_registry(engine: AsyncEngine) -> AsyncIterator[Registry]:
         await reads.aclose()
 
 
-def build_server(registry: Registry, verifier: TokenVerifier, address: str) -> Server:
+def build_server(
+    registry: Registry, verifier: TokenVerifier, address: str, tls: ServerTls | None = None
+) -> Server:
     servicer = RegistryServicer(registry)
     return Server(
         registrations=[
@@ -67,6 +70,7 @@ def build_server(registry: Registry, verifier: TokenVerifier, address: str) -> S
         error_table=ERROR_TABLE,
         error_domain=ERROR_DOMAIN,
         address=address,
+        tls=tls,
     )
 
 
@@ -74,7 +78,7 @@ async def run(settings: RegistrySettings, verifier: TokenVerifier) -> None:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     try:
         async with open_registry(engine) as registry:
-            server = build_server(registry, verifier, settings.server.address)
+            server = build_server(registry, verifier, settings.server.address, settings.server.tls)
             logger.info("registry listening on %s", settings.server.address)
             async with relaying(engine, outbox, settings.temporal, RELAYED):
                 await serve_until_signalled(

@@ -11,6 +11,7 @@ from dancu.welfare.v1 import welfare_service_pb2, welfare_service_pb2_grpc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.kit.auth import TokenVerifier
+from services.kit.config import ServerTls
 from services.kit.db import create_engine
 from services.kit.server import Server, serve_until_signalled
 from services.kit.startup import run_service
@@ -60,7 +61,9 @@ async def open_welfare(
         await registry.close()
 
 
-def build_server(service: WelfareService, verifier: TokenVerifier, address: str) -> Server:
+def build_server(
+    service: WelfareService, verifier: TokenVerifier, address: str, tls: ServerTls | None = None
+) -> Server:
     servicer = WelfareServicer(service)
     return Server(
         registrations=[
@@ -74,6 +77,7 @@ def build_server(service: WelfareService, verifier: TokenVerifier, address: str)
         error_table=ERROR_TABLE,
         error_domain=ERROR_DOMAIN,
         address=address,
+        tls=tls,
     )
 
 
@@ -97,7 +101,7 @@ async def run(settings: WelfareSettings, verifier: TokenVerifier) -> None:
             settings.service_token,
             await case_workflows(settings.temporal),
         ) as service:
-            server = build_server(service, verifier, settings.server.address)
+            server = build_server(service, verifier, settings.server.address, settings.server.tls)
             logger.info("welfare listening on %s", settings.server.address)
             async with observing_cases_by_state(engine):
                 await serve_until_signalled(
