@@ -15,6 +15,8 @@ from sqlalchemy import MetaData
 from services.cli import demo, devenv, import_list, postgres, report_death, welfare
 from services.cli.supervisor import Child, run_until_signalled
 from services.kit.auth import Identity
+from services.kit.channels import client_tls
+from services.kit.config import ConfigError
 from services.kit.db import create_engine
 from services.kit.migrations import MigrationSet
 from services.kit.request_ids import purge_responses, request_log_table
@@ -101,6 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_arguments(demo_parser)
 
     args = parser.parse_args(argv)
+    if args.command in ("demo", "import-list", "welfare"):
+        # Read before any call, so incomplete TLS settings end the command with one line.
+        try:
+            client_tls()
+        except ConfigError as error:
+            print(f"dancu {args.command}: {error}", file=sys.stderr)
+            return 2
     if args.command == "demo":
         return demo.main(args)
     if args.command == "report-death":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import ModuleType
 
 import grpc
@@ -13,6 +14,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from tests.deploy.compose_checks import load
 from tests.deploy.config_table import ROOT
+from tests.support.certificates import Authority
 from tests.support.temporal import dev_server
 
 
@@ -84,3 +86,31 @@ async def test_the_workers_check_asks_a_temporal_frontend() -> None:
         address = env.client.service_client.config.target_host
         assert await run_check(address, service) == 0
         assert await run_check(address, "temporal.api.workflowservice.v1.NoSuchService") == 1
+
+
+async def test_a_tls_port_is_checked_over_mutual_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A service container's check runs with the container's DANCU_TLS_* settings.
+    ca = Authority(tmp_path, "dancu")
+    served, client = ca.issue("registry"), ca.issue("probe")
+    server = grpc.aio.server()
+    servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    credentials = grpc.ssl_server_credentials(
+        [(served.key_file.read_bytes(), served.cert_file.read_bytes())],
+        root_certificates=ca.cert_file.read_bytes(),
+        require_client_auth=True,
+    )
+    address = f"127.0.0.1:{server.add_secure_port('127.0.0.1:0', credentials)}"
+    await server.start()
+    try:
+        await servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        assert await run_check(address) == 1
+        monkeypatch.setenv("DANCU_TLS_CA_FILE", str(ca.cert_file))
+        assert await run_check(address) == 1
+        monkeypatch.setenv("DANCU_TLS_CERT_FILE", str(client.cert_file))
+        monkeypatch.setenv("DANCU_TLS_KEY_FILE", str(client.key_file))
+        assert await run_check(address) == 0
+    finally:
+        await server.stop(None)

@@ -249,3 +249,21 @@ def test_an_unreadable_ca_stops_the_start_with_one_line(tmp_path: Path) -> None:
     assert finished.stderr.strip().splitlines() == [
         "registry: cannot start: DANCU_TLS_CA_FILE cannot be read: No such file or directory"
     ]
+
+
+def test_the_worker_refuses_half_a_key_pair_with_one_line(tmp_path: Path) -> None:
+    issued = Authority(tmp_path, "dancu").issue("worker")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DANCU_")}
+    finished = subprocess.run(
+        [sys.executable, "-m", "workflows"],
+        env={**clean, "DANCU_WORKFLOWS_TOKEN": "t", "DANCU_TLS_KEY_FILE": str(issued.key_file)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert finished.returncode == 2
+    assert finished.stderr.strip().splitlines() == [
+        "workflows: cannot start: DANCU_TLS_KEY_FILE is set but DANCU_TLS_CERT_FILE is not; "
+        "set both or neither"
+    ]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from services.cli import main as cli
+from services.kit.channels import client_tls
 from services.kit.config import ClientTls, ConfigError, Env, ServerSettings, ServerTls
 
 CERT = b"-----BEGIN CERTIFICATE-----\ncert\n-----END CERTIFICATE-----\n"
@@ -104,3 +106,20 @@ def test_a_file_that_is_not_pem_is_named(tmp_path: Path, files: dict[str, str]) 
     with pytest.raises(ConfigError) as refused:
         ServerTls.from_env(env)
     assert str(refused.value) == "DANCU_TLS_KEY_FILE is not a PEM file"
+
+
+def test_the_cli_refuses_half_a_key_pair_before_calling(
+    files: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DANCU_TLS_CA_FILE", files["ca"])
+    monkeypatch.setenv("DANCU_TLS_KEY_FILE", files["key"])
+    monkeypatch.delenv("DANCU_TLS_CERT_FILE", raising=False)
+    client_tls.cache_clear()
+    try:
+        assert cli.main(["welfare", "queue", "--server", "127.0.0.1:1"]) == 2
+    finally:
+        client_tls.cache_clear()
+    assert capsys.readouterr().err.splitlines() == [
+        "dancu welfare: DANCU_TLS_KEY_FILE is set but DANCU_TLS_CERT_FILE is not; "
+        "set both or neither"
+    ]
