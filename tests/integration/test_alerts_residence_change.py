@@ -131,7 +131,7 @@ async def test_a_resident_not_flagged_is_redirected_nowhere(
 
 
 async def test_a_residence_change_needs_an_event_id_and_a_known_resident(
-    delivery: AlertsServiceAsyncStub,
+    delivery: AlertsServiceAsyncStub, alerts_clients: AlertsClients
 ) -> None:
     missing = await expect_error(
         delivery.ApplyResidenceChange(pb.ApplyResidenceChangeRequest(citizen_id="12")),
@@ -144,3 +144,8 @@ async def test_a_residence_change_needs_an_event_id_and_a_known_resident(
     assert ("event_id", "EVENT_ID_REQUIRED") in missing.violations
     assert "citizen_id" in {field for field, _ in missing.violations}
     assert unknown.reason == "RESIDENT_NOT_FOUND"
+    # Only services deliver registry events; ward police cannot redirect warnings.
+    await expect_error(
+        alerts_clients.alerts_stub(TAY_HO_POLICE).ApplyResidenceChange(_moved(new_citizen_id())),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )

@@ -160,6 +160,11 @@ async def test_a_residence_change_delivered_moves_the_case_to_the_new_ward(
         cdc.RefreshResidence(pb.RefreshResidenceRequest(citizen_id=mover.citizen_id)),
         grpc.StatusCode.PERMISSION_DENIED,
     )
+    malformed = await expect_error(
+        delivery.RefreshResidence(pb.RefreshResidenceRequest(citizen_id="12")),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    assert [field for field, _ in malformed.violations] == ["citizen_id"]
 
 
 async def test_a_past_time_shows_the_status_then(

@@ -296,15 +296,18 @@ async def refresh_residence(svc: CaseStatusService, identity: Identity, citizen_
     v = Validator()
     rules.check_citizen_id(v, citizen_id, "citizen_id")
     v.raise_if_any()
-    facts = await svc.registry.resident(citizen_id)
     async with _transaction(svc, identity, "RefreshResidence", [citizen_id]) as uow:
-        refreshed = facts is not None and await uow.cases.holds(citizen_id)
-        if facts is not None and refreshed:
+        # Most residents who move were never a case: the registry is asked only about those
+        # held here (no lock is taken, so none is held across the call).
+        facts = (
+            await svc.registry.resident(citizen_id) if await uow.cases.holds(citizen_id) else None
+        )
+        if facts is not None:
             await uow.cases.save_residences([facts])
-        outcome = "ok" if refreshed else "not_held"
+        outcome = "ok" if facts is not None else "not_held"
         await uow.audit(AuditEvent("RefreshResidence", CASE, (citizen_id,), outcome))
         await uow.commit()
-    return refreshed
+    return facts is not None
 
 
 async def record_contacts(
