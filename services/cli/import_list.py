@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import math
@@ -561,18 +562,8 @@ async def _through_workflow(
 
 
 def _summary_message(summary: WorkflowSummary) -> pb.ImportSummary:
-    return pb.ImportSummary(
-        import_id=summary.import_id,
-        list_id=summary.list_id,
-        rows=summary.rows,
-        applied=summary.applied,
-        unchanged=summary.unchanged,
-        needs_review=summary.needs_review,
-        rejected=summary.rejected,
-        new_residents=summary.new_residents,
-        changed_residents=summary.changed_residents,
-        dropped_residents=summary.dropped_residents,
-    )
+    # The workflow's summary has the message's fields, by name.
+    return pb.ImportSummary(**dataclasses.asdict(summary))
 
 
 def _refusal(error: grpc.aio.AioRpcError) -> str:

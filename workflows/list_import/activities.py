@@ -1,6 +1,9 @@
-"""The ListImport workflow's activities: one case-status call each."""
+"""The ListImport workflow's activities: one case-status call each (the gateway's counts
+have the models' fields, by name)."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from temporalio import activity
 
@@ -22,22 +25,9 @@ class ListImportActivities:
         got = await self._case_status.apply_import_chunk(
             chunk.import_id, chunk.chunk_number, chunk.request_id
         )
-        return ChunkApplied(
-            got.chunk_number, got.rows, got.applied, got.unchanged, got.needs_review, got.rejected
-        )
+        return ChunkApplied(**dataclasses.asdict(got))
 
     @activity.defn(name="complete_import")
     async def complete_import(self, done: ImportToComplete) -> ImportSummary:
         got = await self._case_status.complete_import(done.import_id, done.request_id)
-        return ImportSummary(
-            got.import_id,
-            got.list_id,
-            got.rows,
-            got.applied,
-            got.unchanged,
-            got.needs_review,
-            got.rejected,
-            got.new_residents,
-            got.changed_residents,
-            got.dropped_residents,
-        )
+        return ImportSummary(**dataclasses.asdict(got))
