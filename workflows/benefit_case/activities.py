@@ -29,27 +29,16 @@ class BenefitCaseActivities:
     async def record_act(self, act: ActToRecord) -> None:
         """Records an accepted act in welfare in the officer's name; welfare's refusal (its
         record disagrees) fails the update with welfare's reason."""
-        if act.kind == ASSIGN:
-            await self._welfare.record_assignment(
-                act.case_id,
-                act.assignee,
-                act.officer,
-                act.agency,
-                act.request_id,
-                act.officer_request_id,
-                act.officer_request_fingerprint,
-            )
-        else:
-            await self._welfare.record_decision(
-                act.case_id,
-                act.approve,
-                act.reason,
-                act.officer,
-                act.agency,
-                act.request_id,
-                act.officer_request_id,
-                act.officer_request_fingerprint,
-            )
+        await self._welfare.record_act(
+            act.case_id,
+            act.request_id,
+            act.officer,
+            act.agency,
+            act.officer_request_id,
+            act.officer_request_fingerprint,
+            assignee=act.assignee,
+            decision=None if act.kind == ASSIGN else (act.approve, act.reason),
+        )
 
     @activity.defn(name="confirm_case")
     async def confirm_case(self, expected: Expected) -> None:

@@ -150,55 +150,34 @@ class WelfareGateway:
             raise final_or_retry(error) from None
         return _case(response.benefit_case)
 
-    async def record_assignment(
+    async def record_act(
         self,
         case_id: str,
-        assignee: str,
+        request_id: str,
         officer: str,
         agency: str,
-        request_id: str,
         officer_request_id: str = "",
         officer_request_fingerprint: str = "",
+        *,
+        assignee: str = "",
+        decision: tuple[bool, str] | None = None,
     ) -> CaseView:
-        return await self._record_act(
-            pb.RecordBenefitCaseActRequest(
-                request_id=request_id,
-                case_id=case_id,
-                officer_subject=officer,
-                officer_agency=agency,
-                officer_request_id=officer_request_id,
-                officer_request_fingerprint=officer_request_fingerprint,
-                assignment=pb.AssignmentAct(assignee=assignee),
-            )
+        """Records an officer's assignment to ``assignee``, or with ``decision`` (approve,
+        reason) their decision, in the officer's name."""
+        request = pb.RecordBenefitCaseActRequest(
+            request_id=request_id,
+            case_id=case_id,
+            officer_subject=officer,
+            officer_agency=agency,
+            officer_request_id=officer_request_id,
+            officer_request_fingerprint=officer_request_fingerprint,
         )
-
-    async def record_decision(
-        self,
-        case_id: str,
-        approve: bool,
-        reason: str,
-        officer: str,
-        agency: str,
-        request_id: str,
-        officer_request_id: str = "",
-        officer_request_fingerprint: str = "",
-    ) -> CaseView:
-        return await self._record_act(
-            pb.RecordBenefitCaseActRequest(
-                request_id=request_id,
-                case_id=case_id,
-                officer_subject=officer,
-                officer_agency=agency,
-                officer_request_id=officer_request_id,
-                officer_request_fingerprint=officer_request_fingerprint,
-                decision=pb.DecisionAct(
-                    decision=pb.DECISION_APPROVE if approve else pb.DECISION_REJECT,
-                    reason=reason,
-                ),
-            )
-        )
-
-    async def _record_act(self, request: pb.RecordBenefitCaseActRequest) -> CaseView:
+        if decision is None:
+            request.assignment.assignee = assignee
+        else:
+            approve, reason = decision
+            request.decision.decision = pb.DECISION_APPROVE if approve else pb.DECISION_REJECT
+            request.decision.reason = reason
         try:
             response = await self._stub.RecordBenefitCaseAct(request)
         except grpc.aio.AioRpcError as error:
