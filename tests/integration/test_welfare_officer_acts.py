@@ -341,6 +341,17 @@ async def test_documents_are_requested_through_the_workflow_only(
         ),
         grpc.StatusCode.FAILED_PRECONDITION,
     )
+    unnamed = await expect_error(
+        suite.officer.RequestBenefitCaseDocuments(
+            pb.RequestBenefitCaseDocumentsRequest(request_id=new_request_id(), case_id=case.case_id)
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    # Services do not ask beneficiaries for documents: officers do.
+    await expect_error(
+        suite.clients.welfare_stub(SERVICE_CALLER).RequestBenefitCaseDocuments(request),
+        grpc.StatusCode.PERMISSION_DENIED,
+    )
 
     assert list(requested.documents_requested) == ["giấy ra viện"]
     assert again == requested
@@ -348,6 +359,7 @@ async def test_documents_are_requested_through_the_workflow_only(
     assert await _accepted_updates(handle) == ["request_documents"]
     assert requested.benefit_case.state == wpb.CASE_STATE_OPEN
     assert no_workflow.reason == "CASE_NOT_WORKFLOW_DRIVEN"
+    assert {field for field, _ in unnamed.violations} >= {"documents"}
 
 
 async def test_officers_cannot_record_acts_past_the_workflow(
